@@ -1,0 +1,212 @@
+// Command fanout is a sharded, high-throughput TCP broadcast server.
+//
+//	fanout serve [flags]   run the daemon
+//	fanout bench [flags]   run the load-generating benchmark harness
+//	fanout version         print version information
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fanout/fanout/server"
+)
+
+const usage = `usage: fanout <command> [flags]
+
+commands:
+  serve     run the broadcast daemon
+  version   print version information
+
+Run 'fanout <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the process exit code:
+// 0 success, 1 runtime failure, 2 bad usage or configuration.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "fanout: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// serveFlags binds the serve flags to cfg and the log settings.
+type serveFlags struct {
+	cfg       server.Config
+	logLevel  string
+	logFormat string
+}
+
+// newServeFlagSet binds the serve flags to sf, starting from the defaults
+// (server.DefaultConfig: one loop per CPU, max-conns from the file limit).
+func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
+	sf.cfg = server.DefaultConfig()
+	c := &sf.cfg
+	fs.StringVar(&c.Addr, "addr", c.Addr, "TCP listen address host:port (port 0 picks a free port)")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (default: one per CPU)")
+	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
+	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
+	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
+	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "outbound bytes queued per client before it is cut off as a slow consumer")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
+	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "under load, space delivery rounds at least this far apart to batch more lines per write (0 = off)")
+	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
+	return fs
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its FANOUT_* environment variable (--max-line: FANOUT_MAX_LINE).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	return "FANOUT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}
+
+func serve(args []string, stderr io.Writer) int {
+	// Lift the file limit first: the max-conns default derives from it.
+	_, limitErr := server.RaiseFileLimit()
+	var sf serveFlags
+	fs := newServeFlagSet(&sf)
+	if err := parseFlags(fs, args, os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
+		return 2
+	}
+	if err := sf.cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(sf.logLevel, sf.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
+		return 2
+	}
+	if limitErr != nil {
+		log.Warn("could not raise the open-file limit", "err", limitErr)
+	}
+	srv, err := server.New(sf.cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
+		return 2
+	}
+
+	// Catch signals before listening so that an early SIGTERM still drains.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	if err := srv.Start(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	sig := <-sigs
+	log.Info("signal received, draining", "signal", sig.String(), "drain_timeout", srv.Config().DrainTimeout)
+	go func() {
+		sig := <-sigs
+		log.Warn("second signal, exiting at once", "signal", sig.String())
+		os.Exit(1)
+	}()
+	// The drain has its own timeout; this bound only guards the engine stop.
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Config().DrainTimeout+10*time.Second)
+	defer cancel()
+	if _, err := srv.Shutdown(ctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// versionString reports the module version, VCS commit and Go version from
+// the build information.
+func versionString() string {
+	version, commit, goVersion := "devel", "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			version = v
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					commit += "-dirty"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("fanout %s (commit %s, %s)", version, commit, goVersion)
+}

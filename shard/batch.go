@@ -1,0 +1,53 @@
+package shard
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// batch is a run of encoded frames sealed on one hub. Once sealed it is
+// read-only and shared by every hub; the last hub to write it recycles it.
+type batch struct {
+	origin *Hub         // the hub whose members sent these frames
+	buf    []byte       // frames laid end to end
+	frames []frame      // who sent each frame; read only on origin's loop
+	refs   atomic.Int32 // hubs that have yet to write this batch
+}
+
+// frame records one encoded line inside batch.buf.
+type frame struct {
+	sender *Member
+	span
+}
+
+// maxKeptBatch is the largest buffer a recycled batch keeps: one oversized
+// burst should not pin its memory forever.
+const maxKeptBatch = 1 << 20
+
+var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, 0, 4096)} }}
+
+func getBatch(origin *Hub) *batch {
+	b := batchPool.Get().(*batch)
+	b.origin = origin
+	return b
+}
+
+// release drops one hub's reference and recycles b after the last.
+func (b *batch) release() {
+	if b.refs.Add(-1) != 0 {
+		return
+	}
+	if cap(b.buf) > maxKeptBatch {
+		b.buf = make([]byte, 0, 4096)
+	}
+	clear(b.frames) // drop sender pointers so closed members can be collected
+	b.buf, b.frames, b.origin = b.buf[:0], b.frames[:0], nil
+	batchPool.Put(b)
+}
+
+// appendFrame appends "<prefix><line>\r\n" to dst.
+func appendFrame(dst, prefix, line []byte) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, line...)
+	return append(dst, '\r', '\n')
+}

@@ -1,0 +1,142 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// ErrSlowConsumer is the reason given to Options.OnEvict when a member's
+// queued outbound bytes would pass Options.MaxPending.
+var ErrSlowConsumer = errors.New("shard: slow consumer")
+
+// DefaultSealBytes is the outbox size past which a batch is sealed at once
+// instead of at the end of the event-loop cycle.
+const DefaultSealBytes = 256 << 10
+
+// Options tunes a Fanout. The zero value is usable: no pending cap, no
+// coalescing, DefaultSealBytes.
+type Options struct {
+	// MaxPending is how many outbound bytes a member may have queued (in
+	// gnet's outbound buffer) before a write; past it the member is evicted
+	// instead of written to. 0 means no cap.
+	MaxPending int
+	// Coalesce is the shortest spacing between two delivery rounds of one
+	// hub. It only holds a round back when the previous one started less
+	// than Coalesce ago, i.e. when rounds already come back to back; a lone
+	// line after a quiet spell goes out at once. 0 turns it off.
+	Coalesce time.Duration
+	// SealBytes seals the outbox early once it holds this many bytes.
+	SealBytes int
+	// OnEvict is called, on the member's loop, when a member is cut off.
+	// It should close the connection; the member receives nothing more.
+	OnEvict func(m *Member, reason error)
+}
+
+// Fanout delivers every published line to every other member, batched per
+// event loop. Safe for concurrent use as documented per method.
+type Fanout struct {
+	opts Options
+	reg  *Registry
+
+	mu     sync.Mutex             // guards byExec and hub creation
+	byExec map[Executor]*Hub      // guarded by mu
+	hubs   atomic.Pointer[[]*Hub] // copy-on-write list read by every flush
+
+	lostTasks atomic.Uint64 // Execute calls refused (engine shutting down)
+}
+
+// New returns a Fanout registering its members in reg.
+func New(reg *Registry, opts Options) *Fanout {
+	if opts.SealBytes <= 0 {
+		opts.SealBytes = DefaultSealBytes
+	}
+	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub)}
+	f.hubs.Store(&[]*Hub{})
+	return f
+}
+
+// Registry returns the registry members are kept in.
+func (f *Fanout) Registry() *Registry { return f.reg }
+
+// Hub returns the hub of the event loop exec runs tasks on, creating it on
+// first use. Safe for concurrent use.
+func (f *Fanout) Hub(exec Executor) *Hub {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h, ok := f.byExec[exec]; ok {
+		return h
+	}
+	h := newHub(f, exec)
+	f.byExec[exec] = h
+	hubs := append(append([]*Hub(nil), *f.hubs.Load()...), h)
+	f.hubs.Store(&hubs)
+	return h
+}
+
+// Hubs returns the hubs created so far. Safe for concurrent use.
+func (f *Fanout) Hubs() []*Hub { return *f.hubs.Load() }
+
+// Close stops the coalescing timers. Call it once the event loops are gone.
+func (f *Fanout) Close() {
+	for _, h := range f.Hubs() {
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+	}
+}
+
+// Stats are cumulative fan-out counters, summed over hubs.
+type Stats struct {
+	Frames    uint64 // lines published
+	Batches   uint64 // batches sealed
+	Rounds    uint64 // delivery rounds run
+	Writes    uint64 // write calls made to member connections
+	Evictions uint64 // members cut off as slow consumers
+	LostTasks uint64 // tasks an event loop refused (it was shutting down)
+}
+
+// Stats sums the hubs' counters. Safe for concurrent use.
+func (f *Fanout) Stats() Stats {
+	s := Stats{LostTasks: f.lostTasks.Load()}
+	for _, h := range f.Hubs() {
+		s.Frames += h.frames.Load()
+		s.Batches += h.batches.Load()
+		s.Rounds += h.rounds.Load()
+		s.Writes += h.writes.Load()
+		s.Evictions += h.evictions.Load()
+	}
+	return s
+}
+
+// Backlog returns how many bytes are still queued anywhere in the fan-out:
+// unsealed outboxes, undelivered inboxes and members' outbound buffers.
+// It asks each loop in turn and waits for the answers or ctx.
+func (f *Fanout) Backlog(ctx context.Context) (int, error) {
+	hubs := f.Hubs()
+	answers := make(chan int, len(hubs))
+	for i, h := range hubs {
+		task := gnet.RunnableFunc(func(context.Context) error {
+			answers <- h.backlog()
+			return nil
+		})
+		if err := h.exec.Execute(ctx, task); err != nil {
+			return 0, fmt.Errorf("shard: backlog of hub %d: %w", i, err)
+		}
+	}
+	total := 0
+	for range hubs {
+		select {
+		case n := <-answers:
+			total += n
+		case <-ctx.Done():
+			return 0, fmt.Errorf("shard: backlog: %w", ctx.Err())
+		}
+	}
+	return total, nil
+}
