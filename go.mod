@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/bwmarrin/snowflake v0.3.0
 	github.com/panjf2000/gnet/v2 v2.9.7
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.30.0
 )
 

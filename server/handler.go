@@ -87,6 +87,22 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// publishTail relays a final line that the client ended with EOF instead of
+// a newline, as a line-oriented reader (bufio.Scanner) would.
+// Runs on the client's loop.
+func (h *handler) publishTail(cl *client) {
+	if h.s.draining.Load() || cl.reason != ReasonNone {
+		return
+	}
+	tail, _ := cl.conn.Peek(-1)
+	if len(tail) > 0 && tail[len(tail)-1] == '\r' {
+		tail = tail[:len(tail)-1]
+	}
+	if len(tail) > 0 && len(tail) <= h.s.cfg.MaxLine {
+		cl.member.Publish(tail)
+	}
+}
+
 // reject sends msg to the client and closes it for reason.
 // Runs on the client's loop.
 func (h *handler) reject(cl *client, reason Reason, msg []byte) gnet.Action {
@@ -102,6 +118,9 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	c.SetContext(nil)
+	if err == nil || errors.Is(err, io.EOF) {
+		h.publishTail(cl)
+	}
 	cl.member.Leave()
 	s.open.Add(-1)
 

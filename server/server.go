@@ -178,14 +178,18 @@ const drainPoll = 5 * time.Millisecond
 func (s *Server) drain(ctx context.Context) (int, bool) {
 	t := time.NewTicker(drainPoll)
 	defer t.Stop()
+	last := 0 // the last backlog the loops reported
 	for {
 		n, err := s.fan.Backlog(ctx)
-		if err == nil && n == 0 {
-			return 0, true
+		if err == nil {
+			if n == 0 {
+				return 0, true
+			}
+			last = n
 		}
 		select {
 		case <-ctx.Done():
-			return n, false
+			return last, false
 		case <-t.C:
 		}
 	}

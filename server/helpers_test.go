@@ -1,0 +1,168 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's shared worker pool (ants) keeps a purge goroutine for the
+		// life of the process; it belongs to gnet, not to a test.
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+// logBuffer collects log output so tests can look for a line.
+type logBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+// startServer runs a server on 127.0.0.1:0 with cfg, waits until it
+// listens, and shuts it down when the test ends.
+func startServer(t *testing.T, cfg Config) (*Server, *logBuffer) {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	logs := &logBuffer{}
+	var w io.Writer = logs
+	if testing.Verbose() {
+		w = io.MultiWriter(logs, os.Stderr)
+	}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if s.stopping.Load() {
+			return // the test shut it down itself
+		}
+		if _, err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return s, logs
+}
+
+// testClient is a plain TCP client reading the server's lines.
+type testClient struct {
+	t    *testing.T
+	conn *net.TCPConn
+	r    *bufio.Reader
+}
+
+func dial(t *testing.T, s *Server) *testClient {
+	t.Helper()
+	return dialFrom(t, s, nil)
+}
+
+func dialFrom(t *testing.T, s *Server, local *net.TCPAddr) *testClient {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}
+	c, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &testClient{t: t, conn: c.(*net.TCPConn), r: bufio.NewReaderSize(c, 1<<16)}
+}
+
+func (c *testClient) send(s string) {
+	c.t.Helper()
+	if _, err := c.conn.Write([]byte(s)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// readLine returns the next "\r\n"-terminated line without its terminator.
+func (c *testClient) readLine(timeout time.Duration) (string, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return line, err
+	}
+	if !strings.HasSuffix(line, "\r\n") {
+		return line, errors.New("line not terminated by \\r\\n: " + line)
+	}
+	return strings.TrimSuffix(line, "\r\n"), nil
+}
+
+func (c *testClient) mustReadLine() string {
+	c.t.Helper()
+	line, err := c.readLine(5 * time.Second)
+	if err != nil {
+		c.t.Fatalf("read: %v (got %q)", err, line)
+	}
+	return line
+}
+
+// expectNothing checks that no byte arrives within d.
+func (c *testClient) expectNothing(d time.Duration) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	if b, err := c.r.ReadByte(); err == nil {
+		rest, _ := c.r.Peek(c.r.Buffered())
+		c.t.Fatalf("unexpected data: %q", string(b)+string(rest))
+	}
+}
+
+// expectClosed reads until EOF (or reset) and returns what came before it.
+func (c *testClient) expectClosed() string {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c.r)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.t.Fatalf("connection still open; read %q", b)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitOpen waits until the server counts n open connections.
+func waitOpen(t *testing.T, s *Server, n int) {
+	t.Helper()
+	waitFor(t, "open connections", func() bool { return s.open.Load() == int64(n) && s.fan.Registry().Len() == n })
+}

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// idOf learns a client's snowflake ID by having it speak once.
+func idsOf(t *testing.T, clients []*testClient) []string {
+	t.Helper()
+	ids := make([]string, len(clients))
+	for i, c := range clients {
+		c.send("hello\n")
+		other := clients[(i+1)%len(clients)]
+		line := other.mustReadLine()
+		id, rest, ok := strings.Cut(line, ":")
+		if !ok || rest != "hello" {
+			t.Fatalf("bad hello line %q", line)
+		}
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			t.Fatalf("sender ID %q is not decimal: %v", id, err)
+		}
+		ids[i] = id
+		for j, o := range clients {
+			if j != i && o != other {
+				o.mustReadLine()
+			}
+		}
+	}
+	return ids
+}
+
+func TestWireFormat(t *testing.T) {
+	s, _ := startServer(t, Config{})
+	a, b := dial(t, s), dial(t, s)
+	waitOpen(t, s, 2)
+	ids := idsOf(t, []*testClient{a, b})
+
+	cases := []struct {
+		name string
+		send string
+		want []string // what b receives from a
+	}{
+		{name: "plain", send: "hi there\n", want: []string{"hi there"}},
+		{name: "crlf stripped", send: "with cr\r\n", want: []string{"with cr"}},
+		{name: "empty lines ignored", send: "\n\r\n\nx\n", want: []string{"x"}},
+		{name: "only last cr stripped", send: "a\r\r\n", want: []string{"a\r"}},
+		{name: "binary bytes", send: "\x00\xff\xfe bin \x01\n", want: []string{"\x00\xff\xfe bin \x01"}},
+		{name: "many lines in one write", send: "1\n2\n3\n", want: []string{"1", "2", "3"}},
+		{name: "leading spaces kept", send: "  sp  \n", want: []string{"  sp  "}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a.send(tc.send)
+			for _, w := range tc.want {
+				if got := b.mustReadLine(); got != ids[0]+":"+w {
+					t.Fatalf("got %q, want %q", got, ids[0]+":"+w)
+				}
+			}
+			a.expectNothing(20 * time.Millisecond) // never echoed to the sender
+		})
+	}
+}
+
+func TestLineSplitAcrossWrites(t *testing.T) {
+	s, _ := startServer(t, Config{})
+	a, b := dial(t, s), dial(t, s)
+	waitOpen(t, s, 2)
+	ids := idsOf(t, []*testClient{a, b})
+	for _, part := range []string{"sp", "li", "t li", "ne\r", "\nnext\n"} {
+		a.send(part)
+		time.Sleep(5 * time.Millisecond) // let each part arrive in its own read
+	}
+	for _, want := range []string{"split line", "next"} {
+		if got := b.mustReadLine(); got != ids[0]+":"+want {
+			t.Fatalf("got %q, want %q", got, ids[0]+":"+want)
+		}
+	}
+}
+
+// TestEveryLineReachesEveryOther has 60 clients all sending at once and
+// checks exactly-once delivery to every other client, never to the sender,
+// in per-sender order.
+func TestEveryLineReachesEveryOther(t *testing.T) {
+	const clients, perClient = 60, 40
+	s, _ := startServer(t, Config{Loops: 2})
+	cs := make([]*testClient, clients)
+	for i := range cs {
+		cs[i] = dial(t, s)
+	}
+	waitOpen(t, s, clients)
+	ids := idsOf(t, cs)
+	senderOf := make(map[string]int, clients)
+	for i, id := range ids {
+		senderOf[id] = i
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*2)
+	for i, c := range cs {
+		wg.Add(2)
+		go func() { // writer: lines in small bursts to mix batching
+			defer wg.Done()
+			var sb strings.Builder
+			for n := 0; n < perClient; n++ {
+				fmt.Fprintf(&sb, "m %d %d\n", i, n)
+				if n%3 == 2 {
+					if _, err := c.conn.Write([]byte(sb.String())); err != nil {
+						errs <- err
+						return
+					}
+					sb.Reset()
+				}
+			}
+			if _, err := c.conn.Write([]byte(sb.String())); err != nil {
+				errs <- err
+			}
+		}()
+		go func() { // reader: expects perClient lines from each other client
+			defer wg.Done()
+			next := make([]int, clients)
+			for got := 0; got < (clients-1)*perClient; got++ {
+				line, err := c.readLine(10 * time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("client %d after %d lines: %w", i, got, err)
+					return
+				}
+				id, body, _ := strings.Cut(line, ":")
+				from, ok := senderOf[id]
+				if !ok {
+					errs <- fmt.Errorf("client %d: unknown sender in %q", i, line)
+					return
+				}
+				if from == i {
+					errs <- fmt.Errorf("client %d got its own line %q", i, line)
+					return
+				}
+				if want := fmt.Sprintf("m %d %d", from, next[from]); body != want {
+					errs <- fmt.Errorf("client %d: got %q from %d, want %q (loss, duplicate or reorder)", i, body, from, want)
+					return
+				}
+				next[from]++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, c := range cs {
+		_ = i
+		c.expectNothing(10 * time.Millisecond) // no duplicates after the last line
+	}
+}
