@@ -1,0 +1,72 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/fanout/fanout/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+// manualLoop queues tasks and runs them when told: a deterministic,
+// single-goroutine event loop for benchmarks.
+type manualLoop struct{ queue []gnet.Runnable }
+
+func (l *manualLoop) Execute(_ context.Context, r gnet.Runnable) error {
+	l.queue = append(l.queue, r)
+	return nil
+}
+
+func (l *manualLoop) runAll() {
+	for len(l.queue) > 0 {
+		r := l.queue[0]
+		l.queue = l.queue[1:]
+		_ = r.Run(context.Background())
+	}
+}
+
+// discardConn counts bytes like a socket that always has room.
+type discardConn struct{ n int }
+
+func (c *discardConn) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+func (c *discardConn) Writev(bs [][]byte) (int, error) {
+	for _, b := range bs {
+		c.n += len(b)
+	}
+	return c.n, nil
+}
+func (c *discardConn) OutboundBuffered() int { return 0 }
+
+// BenchmarkFanout measures one line (or a burst of lines) from one sender
+// to N recipients on the same loop: publish, seal, one delivery round.
+// allocs/op must not grow with the recipient count.
+func BenchmarkFanout(b *testing.B) {
+	line := []byte("a typical chat line of some sixty bytes, give or take a few")
+	for _, burst := range []int{1, 16} {
+		for _, n := range []int{1, 100, 10000} {
+			b.Run(fmt.Sprintf("lines=%d/recipients=%d", burst, n), func(b *testing.B) {
+				l := &manualLoop{}
+				f := New(NewRegistry(64), Options{MaxPending: 8 << 20})
+				h := f.Hub(l)
+				sender := NewMember(1, &discardConn{})
+				h.Join(sender)
+				for i := range n {
+					h.Join(NewMember(int64(i+2), &discardConn{}))
+				}
+				b.ReportAllocs()
+				b.SetBytes(int64(burst * (len(line) + 4) * n))
+				for b.Loop() {
+					for range burst {
+						sender.Publish(line)
+					}
+					l.runAll()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*burst), "ns/delivery")
+			})
+		}
+	}
+}
