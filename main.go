@@ -38,13 +38,18 @@ func main() {
 // run dispatches a subcommand and returns the process exit code:
 // 0 success, 1 runtime failure, 2 bad usage or configuration.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithEnv(args, stdout, stderr, os.Getenv)
+}
+
+// runWithEnv is run with the environment lookup made explicit for tests.
+func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -129,12 +134,12 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
 }
 
-func serve(args []string, stderr io.Writer) int {
+func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	// Lift the file limit first: the max-conns default derives from it.
 	_, limitErr := server.RaiseFileLimit()
 	var sf serveFlags
 	fs := newServeFlagSet(&sf)
-	if err := parseFlags(fs, args, os.Getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+// buildBinary compiles fanout once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "fanout-e2e-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "fanout")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func binary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(bin)) })
+	return bin
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startProcess starts cmd and kills it (by its PID) if the test ends first.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+}
+
+// ncClient is an `nc` process connected to the server.
+type ncClient struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *syncBuffer
+}
+
+func startNC(t *testing.T, addr string) *ncClient {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command("nc", host, port)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &ncClient{cmd: cmd, stdin: stdin, out: &syncBuffer{}}
+	cmd.Stdout = c.out
+	startProcess(t, cmd)
+	return c
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func TestEndToEndWithNetcat(t *testing.T) {
+	if _, err := exec.LookPath("nc"); err != nil {
+		t.Fatalf("nc is required (apt-get install netcat-openbsd): %v", err)
+	}
+	bin := binary(t)
+	logs := &syncBuffer{}
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--log-level", "debug")
+	srv.Stderr = logs
+	startProcess(t, srv)
+	var addr string
+	waitUntil(t, "the listening log line", func() bool {
+		m := listenRE.FindStringSubmatch(logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+
+	a, b := startNC(t, addr), startNC(t, addr)
+	waitUntil(t, "two connections", func() bool { return strings.Count(logs.String(), "connection opened") == 2 })
+
+	fmt.Fprint(a.stdin, "hello from a\n")
+	waitUntil(t, "b to hear a", func() bool { return strings.Contains(b.out.String(), ":hello from a\r\n") })
+	fmt.Fprint(b.stdin, "hi a, b here\r\n")
+	waitUntil(t, "a to hear b", func() bool { return strings.Contains(a.out.String(), ":hi a, b here\r\n") })
+	if strings.Contains(a.out.String(), "hello from a") || strings.Contains(b.out.String(), "b here") {
+		t.Fatalf("a line was echoed to its sender: a=%q b=%q", a.out.String(), b.out.String())
+	}
+
+	// A burst, then SIGTERM as soon as the first of it arrives: the rest is
+	// still queued in the server and must be drained, not dropped.
+	const burst = 2000
+	var sb strings.Builder
+	for i := range burst {
+		fmt.Fprintf(&sb, "burst %d\n", i)
+	}
+	fmt.Fprint(a.stdin, sb.String())
+	waitUntil(t, "the burst to start", func() bool { return strings.Contains(b.out.String(), ":burst 0\r\n") })
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("server exited with %v; want 0\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+	waitUntil(t, "the whole burst", func() bool { return strings.Contains(b.out.String(), fmt.Sprintf(":burst %d\r\n", burst-1)) })
+	sc := bufio.NewScanner(strings.NewReader(b.out.String()))
+	next := 0
+	for sc.Scan() {
+		if _, body, _ := strings.Cut(strings.TrimSuffix(sc.Text(), "\r"), ":"); strings.HasPrefix(body, "burst ") {
+			if body != fmt.Sprintf("burst %d", next) {
+				t.Fatalf("got %q, want burst %d", body, next)
+			}
+			next++
+		}
+	}
+	if next != burst {
+		t.Fatalf("b got %d of %d burst lines", next, burst)
+	}
+	if !strings.Contains(logs.String(), "shutdown complete") {
+		t.Errorf("no shutdown summary in the log:\n%s", logs.String())
+	}
+}
+
+func TestBadFlagsExit2(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     string
+		wantMsg string
+	}{
+		{name: "unknown flag", args: []string{"serve", "--bogus"}, wantMsg: "-bogus"},
+		{name: "bad number", args: []string{"serve", "--max-line", "lots"}, wantMsg: "-max-line"},
+		{name: "zero max line", args: []string{"serve", "--max-line", "0"}, wantMsg: "--max-line"},
+		{name: "node out of range", args: []string{"serve", "--node", "1024"}, wantMsg: "--node"},
+		{name: "pending below a line", args: []string{"serve", "--max-pending", "100"}, wantMsg: "--max-pending"},
+		{name: "bad address", args: []string{"serve", "--addr", "8888"}, wantMsg: "--addr"},
+		{name: "bad env", args: []string{"serve"}, env: "FANOUT_SHARDS=-3", wantMsg: "--shards"},
+		{name: "bad log level", args: []string{"serve", "--log-level", "loud"}, wantMsg: "--log-level"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantMsg: "unknown command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if name, v, ok := strings.Cut(tc.env, "="); ok && k == name {
+					return v
+				}
+				return ""
+			}
+			var stderr bytes.Buffer
+			code := runWithEnv(tc.args, io.Discard, &stderr, getenv)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			msg := strings.TrimSuffix(stderr.String(), "\n")
+			if tc.name != "unknown command" && strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			if !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("error %q does not name %q", msg, tc.wantMsg)
+			}
+		})
+	}
+}
