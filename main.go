@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fanout/fanout/bench"
 	"github.com/fanout/fanout/server"
 )
 
@@ -26,6 +27,8 @@ const usage = `usage: fanout <command> [flags]
 
 commands:
   serve     run the broadcast daemon
+  bench     run the load-generating benchmark harness
+  baseline  run the naive reference server the benchmarks compare with
   version   print version information
 
 Run 'fanout <command> -h' for a command's flags.
@@ -50,6 +53,10 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr, getenv)
+	case "bench":
+		return bench.Main(args[1:], stdout, stderr)
+	case "baseline":
+		return baseline(args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -188,6 +195,26 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	defer cancel()
 	if _, err := srv.Shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// baseline runs the naive reference server (bench.Baseline).
+func baseline(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", server.DefaultAddr, "TCP listen address host:port")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "fanout baseline: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if _, err := server.RaiseFileLimit(); err != nil {
+		log.Warn("could not raise the open-file limit", "err", err)
+	}
+	if err := bench.ServeBaseline(*addr, log); err != nil {
+		log.Error("baseline", "err", err)
 		return 1
 	}
 	return 0

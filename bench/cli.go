@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the `fanout bench` flags beyond the workload.
+type options struct {
+	scenario   string
+	addrs      string
+	pid        int
+	baseline   bool
+	compare    bool
+	runs       int
+	jsonOut    bool
+	serverArgs string
+}
+
+// Main is the `fanout bench` subcommand; it returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var o options
+	var w Workload
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, scale (flags below override it)")
+	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
+	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
+	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
+	fs.BoolVar(&o.compare, "compare", false, "run against fanout and the baseline, alternating, each on a fresh process, and print ratios")
+	fs.IntVar(&o.runs, "runs", 1, "runs per target; figures are medians")
+	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
+	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 2ms\"")
+	fs.IntVar(&w.Clients, "clients", 0, "connections")
+	fs.IntVar(&w.Senders, "senders", 0, "how many of the connections send")
+	fs.Float64Var(&w.Rate, "rate", 0, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
+	fs.IntVar(&w.Size, "size", 0, fmt.Sprintf("payload bytes per line (at least %d)", MinPayloadSize))
+	fs.DurationVar(&w.Duration, "duration", 0, "measured sending time")
+	fs.DurationVar(&w.Warmup, "warmup", 0, "sending time before the measured window (not counted)")
+	fs.DurationVar(&w.Drain, "drain", 0, "how long to wait for in-flight lines after sending stops (default 10s)")
+	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", 0, "dials in flight at once (default 64)")
+	fs.IntVar(&w.Window, "window", 0, "unpaced: lines each sender may have in flight (default 100)")
+	fs.IntVar(&w.ReadBuffer, "read-buf", 0, "bytes per read per connection (default 65536)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "usage: fanout bench [flags]")
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 2
+	}
+	sc, err := ScenarioByName(o.scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "fanout bench: --scenario: %v\n", err)
+		return 2
+	}
+	// Flags given on the command line override the preset.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "clients":
+			sc.Clients = w.Clients
+		case "senders":
+			sc.Senders = w.Senders
+		case "rate":
+			sc.Rate = w.Rate
+		case "size":
+			sc.Size = w.Size
+		case "duration":
+			sc.Duration = w.Duration
+		case "warmup":
+			sc.Warmup = w.Warmup
+		case "drain":
+			sc.Drain = w.Drain
+		case "connect-concurrency":
+			sc.ConnectConcurrency = w.ConnectConcurrency
+		case "window":
+			sc.Window = w.Window
+		case "read-buf":
+			sc.ReadBuffer = w.ReadBuffer
+		}
+	})
+	if err := sc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 2
+	}
+	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
+		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	results, err := o.execute(ctx, sc, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 1
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "scenario %s: %s\n", sc.Name, sc.Note)
+	fmt.Fprintf(stdout, "clients %d, senders %d, rate %g lines/s (0 = unpaced), size %d B, %s measured after %s warm-up, %d run(s), medians\n\n",
+		sc.Clients, sc.Senders, sc.Rate, max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup, o.runs)
+	if err := WriteTable(stdout, results); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// execute runs the scenario against each target o.runs times and returns
+// one median result per target.
+func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*Result, error) {
+	kinds := []string{"fanout"}
+	switch {
+	case o.compare:
+		kinds = []string{"fanout", "baseline"}
+	case o.baseline:
+		kinds = []string{"baseline"}
+	}
+	byKind := map[string][]*Result{}
+	for run := 1; run <= o.runs; run++ {
+		for _, kind := range kinds { // alternating, so drift hits both
+			res, err := o.once(ctx, kind, sc, log)
+			if err != nil {
+				return nil, fmt.Errorf("%s run %d: %w", kind, run, err)
+			}
+			res.Scenario = sc.Name
+			fmt.Fprintf(log, "%s run %d/%d: %.0f lines/s delivered, lost %d, p99 %.2f ms\n",
+				res.Target, run, o.runs, res.DeliveredPerSec, res.Lost, res.LatencyMs.P99)
+			byKind[kind] = append(byKind[kind], res)
+		}
+	}
+	var out []*Result
+	for _, kind := range kinds {
+		out = append(out, median(byKind[kind]))
+	}
+	return out, nil
+}
+
+// once runs one measurement on a fresh server (or on --addr).
+func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Writer) (*Result, error) {
+	progress := progressPrinter(log)
+	if o.addrs != "" {
+		t := Target{Name: o.addrs, Addrs: strings.Split(o.addrs, ","), PID: o.pid}
+		return Run(ctx, t, sc.Workload, progress)
+	}
+	p, err := StartProcess(kind, strings.Fields(o.serverArgs))
+	if err != nil {
+		return nil, err
+	}
+	res, err := Run(ctx, p.Target, sc.Workload, progress)
+	if stopErr := p.Stop(30 * time.Second); err == nil && stopErr != nil {
+		err = stopErr
+	}
+	return res, err
+}
+
+// progressPrinter returns a live progress line writer when log is a
+// terminal, nil (silent) otherwise.
+func progressPrinter(log io.Writer) func(time.Duration, uint64) {
+	f, ok := log.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(elapsed time.Duration, delivered uint64) {
+		fmt.Fprintf(f, "\r%6.1fs  %10d lines/s delivered   ", elapsed.Seconds(), delivered)
+	}
+}
+
+// median returns, per field that the table shows, the median over runs;
+// the counters of loss come from the worst run, so a loss is never hidden.
+func median(rs []*Result) *Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	out := *rs[0]
+	pick := func(get func(*Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out.DeliveredPerSec = pick(func(r *Result) float64 { return r.DeliveredPerSec })
+	out.DeliveredMBPerSec = pick(func(r *Result) float64 { return r.DeliveredMBPerSec })
+	out.LatencyMs = Latency{
+		P50:  pick(func(r *Result) float64 { return r.LatencyMs.P50 }),
+		P90:  pick(func(r *Result) float64 { return r.LatencyMs.P90 }),
+		P99:  pick(func(r *Result) float64 { return r.LatencyMs.P99 }),
+		P999: pick(func(r *Result) float64 { return r.LatencyMs.P999 }),
+		Max:  pick(func(r *Result) float64 { return r.LatencyMs.Max }),
+	}
+	out.ConnectSeconds = pick(func(r *Result) float64 { return r.ConnectSeconds })
+	out.ServerCPUSeconds = pick(func(r *Result) float64 { return r.ServerCPUSeconds })
+	out.ServerCPUMicrosPerDelivery = pick(func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery })
+	out.ServerBytesPerConn = pick(func(r *Result) float64 { return r.ServerBytesPerConn })
+	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
+	for _, r := range rs {
+		if r.Lost > out.Lost || r.Duplicates > out.Duplicates {
+			out.Lost, out.Duplicates = max(out.Lost, r.Lost), max(out.Duplicates, r.Duplicates)
+		}
+		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)
+	}
+	return &out
+}

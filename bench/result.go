@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// Latency holds end-to-end latency percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+}
+
+// Result is one run's measurements.
+type Result struct {
+	Target   string   `json:"target"`
+	Scenario string   `json:"scenario,omitempty"`
+	Workload Workload `json:"workload"`
+
+	ConnectSeconds float64 `json:"connect_seconds"`
+	DrainSeconds   float64 `json:"drain_seconds"`
+
+	LinesSent          uint64 `json:"lines_sent"`
+	DeliveriesExpected uint64 `json:"deliveries_expected"`
+	Received           uint64 `json:"deliveries_received"`
+	Lost               uint64 `json:"lost"`
+	Duplicates         uint64 `json:"duplicates_or_reordered"`
+	Foreign            uint64 `json:"foreign_lines"`
+	ReadErrors         int    `json:"read_errors"`
+	FirstReadError     string `json:"first_read_error,omitempty"`
+
+	InWindowDeliveries    uint64  `json:"in_window_deliveries"`
+	AskedDeliveriesPerSec float64 `json:"asked_deliveries_per_sec"`
+	DeliveredPerSec       float64 `json:"delivered_per_sec"`
+	DeliveredMBPerSec     float64 `json:"delivered_mb_per_sec"`
+	LatencyMs             Latency `json:"latency_ms"`
+
+	ServerCPUSeconds           float64 `json:"server_cpu_seconds"`
+	ServerCPUMicrosPerDelivery float64 `json:"server_cpu_us_per_delivery"`
+	ServerPeakRSSBytes         uint64  `json:"server_peak_rss_bytes"`
+	ServerRSSIdleBytes         uint64  `json:"server_rss_before_clients_bytes"`
+	ServerRSSConnectedBytes    uint64  `json:"server_rss_connected_bytes"`
+	ServerBytesPerConn         float64 `json:"server_bytes_per_conn"`
+	GeneratorCPUSeconds        float64 `json:"generator_cpu_seconds"`
+}
+
+// LossRatio is the share of expected deliveries that never arrived.
+func (r *Result) LossRatio() float64 {
+	if r.DeliveriesExpected == 0 {
+		return 0
+	}
+	return float64(r.Lost) / float64(r.DeliveriesExpected)
+}
+
+// metric is one row of the human table.
+type metric struct {
+	name   string
+	value  func(*Result) float64
+	format string
+	better int // +1 higher is better, -1 lower is better, 0 neither
+}
+
+var metrics = []metric{
+	{"delivered lines/s", func(r *Result) float64 { return r.DeliveredPerSec }, "%.0f", +1},
+	{"asked lines/s", func(r *Result) float64 { return r.AskedDeliveriesPerSec }, "%.0f", 0},
+	{"delivered MB/s", func(r *Result) float64 { return r.DeliveredMBPerSec }, "%.1f", +1},
+	{"lines sent", func(r *Result) float64 { return float64(r.LinesSent) }, "%.0f", 0},
+	{"deliveries expected", func(r *Result) float64 { return float64(r.DeliveriesExpected) }, "%.0f", 0},
+	{"deliveries received", func(r *Result) float64 { return float64(r.Received) }, "%.0f", 0},
+	{"lost", func(r *Result) float64 { return float64(r.Lost) }, "%.0f", -1},
+	{"duplicates/reordered", func(r *Result) float64 { return float64(r.Duplicates) }, "%.0f", -1},
+	{"latency p50 ms", func(r *Result) float64 { return r.LatencyMs.P50 }, "%.3f", -1},
+	{"latency p90 ms", func(r *Result) float64 { return r.LatencyMs.P90 }, "%.3f", -1},
+	{"latency p99 ms", func(r *Result) float64 { return r.LatencyMs.P99 }, "%.3f", -1},
+	{"latency p99.9 ms", func(r *Result) float64 { return r.LatencyMs.P999 }, "%.3f", -1},
+	{"latency max ms", func(r *Result) float64 { return r.LatencyMs.Max }, "%.3f", -1},
+	{"connect s", func(r *Result) float64 { return r.ConnectSeconds }, "%.2f", -1},
+	{"server CPU s", func(r *Result) float64 { return r.ServerCPUSeconds }, "%.2f", -1},
+	{"server CPU µs/delivery", func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery }, "%.3f", -1},
+	{"server peak RSS MiB", func(r *Result) float64 { return float64(r.ServerPeakRSSBytes) / (1 << 20) }, "%.1f", -1},
+	{"server bytes/conn", func(r *Result) float64 { return r.ServerBytesPerConn }, "%.0f", -1},
+	{"generator CPU s", func(r *Result) float64 { return r.GeneratorCPUSeconds }, "%.2f", 0},
+}
+
+// WriteTable prints results side by side; with exactly two, a ratio column
+// (first / second) follows.
+func WriteTable(w io.Writer, results []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "metric\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t", r.Target)
+	}
+	if len(results) == 2 {
+		fmt.Fprint(tw, "ratio\t")
+	}
+	fmt.Fprintln(tw)
+	for _, m := range metrics {
+		fmt.Fprintf(tw, "%s\t", m.name)
+		for _, r := range results {
+			fmt.Fprintf(tw, m.format+"\t", m.value(r))
+		}
+		if len(results) == 2 {
+			a, b := m.value(results[0]), m.value(results[1])
+			if b != 0 && m.better != 0 {
+				fmt.Fprintf(tw, "%.2fx\t", a/b)
+			} else {
+				fmt.Fprint(tw, "-\t")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,437 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fanout/fanout/server"
+)
+
+// Target is what a run drives.
+type Target struct {
+	Name  string   // shown in reports: "fanout", "baseline", an address
+	Addrs []string // clients are spread over these round-robin
+	PID   int      // server process for CPU and RSS figures; 0 = unknown
+}
+
+// fdReserve is the number of descriptors kept free for everything but
+// client connections.
+const fdReserve = 64
+
+// latency histogram range: 1 µs .. 100 s, 3 significant digits.
+const (
+	histMin    = 1_000
+	histMax    = 100_000_000_000
+	histShards = 32
+	sampleFlush = 512 // samples a reader buffers before taking a shard lock
+)
+
+// conn is one client connection of the run.
+type conn struct {
+	idx      int
+	c        net.Conn
+	tally    *Tally       // owned by the reader goroutine
+	received atomic.Uint64 // payload lines, published once per read
+	inWindow uint64       // owned by the reader: lines sent in the measured window
+	err      error        // owned by the reader, read after it ends
+}
+
+// run is the state shared by one run's goroutines.
+type run struct {
+	w       Workload
+	target  Target
+	conns   []*conn
+	sent    []atomic.Uint64 // per sender: lines written
+	acked   []atomic.Uint64 // per sender: lines its witness has received
+	winFrom int64           // measured window, Unix nanos, fixed before start
+	winTo   int64
+	hists   [histShards]struct {
+		mu sync.Mutex
+		h  *hdrhistogram.Histogram
+	}
+	progress func(elapsed time.Duration, delivered uint64)
+}
+
+// Run drives target with w and returns the measurements. progress, when
+// not nil, is called about once a second while the run sends.
+func Run(ctx context.Context, target Target, w Workload, progress func(time.Duration, uint64)) (*Result, error) {
+	w = w.withDefaults()
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	if len(target.Addrs) == 0 {
+		return nil, errors.New("bench: no target address")
+	}
+	limit, err := server.RaiseFileLimit()
+	if err != nil {
+		return nil, fmt.Errorf("bench: file limit: %w", err)
+	}
+	if need := uint64(w.Clients + fdReserve); need > limit {
+		return nil, fmt.Errorf("bench: %d clients need %d open files but this process may open only %d (hard limit); "+
+			"run several generator processes or fewer clients", w.Clients, need, limit)
+	}
+	r := &run{w: w, target: target, sent: make([]atomic.Uint64, w.Senders), acked: make([]atomic.Uint64, w.Senders), progress: progress}
+	for i := range r.hists {
+		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
+	}
+	res := &Result{Target: target.Name, Workload: w}
+	before := sampleProc(target.PID)
+	res.ServerRSSIdleBytes = before.rss
+
+	connectStart := time.Now()
+	if err := r.connect(ctx); err != nil {
+		r.closeAll()
+		return nil, err
+	}
+	res.ConnectSeconds = time.Since(connectStart).Seconds()
+
+	// Readers start before anyone sends; the window is fixed before too.
+	settle := 300 * time.Millisecond
+	start := time.Now().Add(settle)
+	r.winFrom = start.Add(w.Warmup).UnixNano()
+	r.winTo = start.Add(w.Warmup + w.Duration).UnixNano()
+	var readers sync.WaitGroup
+	for _, c := range r.conns {
+		readers.Add(1)
+		go func() { defer readers.Done(); r.read(c) }()
+	}
+	time.Sleep(time.Until(start))
+	res.ServerRSSConnectedBytes = sampleProc(target.PID).rss
+
+	genBefore := selfCPU()
+	srvBefore := sampleProc(target.PID)
+	var senders sync.WaitGroup
+	sendCtx, cancelSend := context.WithDeadline(ctx, time.Unix(0, r.winTo))
+	for s := 0; s < w.Senders; s++ {
+		senders.Add(1)
+		go func() { defer senders.Done(); r.send(sendCtx, s, start) }()
+	}
+	r.watch(sendCtx, start)
+	senders.Wait()
+	cancelSend()
+
+	expected := r.expected()
+	drainStart := time.Now()
+	for time.Since(drainStart) < w.Drain && r.received() < expected && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res.DrainSeconds = time.Since(drainStart).Seconds()
+	srvAfter := sampleProc(target.PID)
+	genAfter := selfCPU()
+	r.closeAll()
+	readers.Wait()
+
+	r.fill(res, expected)
+	window := time.Duration(r.winTo - r.winFrom).Seconds()
+	res.DeliveredPerSec = float64(res.InWindowDeliveries) / window
+	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+22) / 1e6 // payload + id, ':' and CRLF
+	res.AskedDeliveriesPerSec = w.Rate * float64(w.Clients-1)
+	res.GeneratorCPUSeconds = (genAfter - genBefore).Seconds()
+	if target.PID > 0 {
+		// CPU from the first line sent to the end of the drain, over every
+		// delivery of that time (warm-up included).
+		res.ServerCPUSeconds = srvAfter.cpu.Seconds() - srvBefore.cpu.Seconds()
+		res.ServerPeakRSSBytes = srvAfter.hwm
+		if res.Received > 0 {
+			res.ServerCPUMicrosPerDelivery = res.ServerCPUSeconds * 1e6 / float64(res.Received)
+		}
+		if w.Clients > 0 && res.ServerRSSConnectedBytes > res.ServerRSSIdleBytes {
+			res.ServerBytesPerConn = float64(res.ServerRSSConnectedBytes-res.ServerRSSIdleBytes) / float64(w.Clients)
+		}
+	}
+	return res, nil
+}
+
+// connect dials every client, ConnectConcurrency at a time, moving on to
+// the next loopback source address when one runs out of ephemeral ports.
+func (r *run) connect(ctx context.Context) error {
+	r.conns = make([]*conn, r.w.Clients)
+	var (
+		next   atomic.Int64
+		source atomic.Int32 // 0: let the kernel choose; k: 127.0.0.(k+1)
+		mu     sync.Mutex
+		first  error
+		wg     sync.WaitGroup
+	)
+	for range min(r.w.ConnectConcurrency, r.w.Clients) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= r.w.Clients || ctx.Err() != nil {
+					return
+				}
+				c, err := r.dial(ctx, i, &source)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("bench: connect client %d of %d: %w", i+1, r.w.Clients, err)
+					}
+					mu.Unlock()
+					next.Store(int64(r.w.Clients)) // stop the others
+					return
+				}
+				r.conns[i] = &conn{idx: i, c: c, tally: NewTally(r.w.Senders)}
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (net.Conn, error) {
+	addr := r.target.Addrs[i%len(r.target.Addrs)]
+	for {
+		src := source.Load()
+		d := net.Dialer{Timeout: 10 * time.Second}
+		if src > 0 {
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(src+1))}
+		}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if errors.Is(err, syscall.EADDRNOTAVAIL) && src < 250 {
+			source.CompareAndSwap(src, src+1) // ports used up: next source address
+			continue
+		}
+		return c, err
+	}
+}
+
+func (r *run) closeAll() {
+	for _, c := range r.conns {
+		if c != nil {
+			_ = c.c.Close()
+		}
+	}
+}
+
+// witness is the connection whose reads acknowledge sender s's lines.
+func (r *run) witness(s int) int { return (s + 1) % r.w.Clients }
+
+// read is connection c's reader goroutine.
+func (r *run) read(c *conn) {
+	buf := make([]byte, r.w.ReadBuffer)
+	samples := make([]int64, 0, sampleFlush)
+	ackFor := -1 // the sender this connection witnesses
+	for s := 0; s < r.w.Senders; s++ {
+		if r.witness(s) == c.idx {
+			ackFor = s
+			break
+		}
+	}
+	start, end := 0, 0
+	for {
+		n, err := c.c.Read(buf[end:])
+		if n > 0 {
+			now := time.Now().UnixNano()
+			end += n
+			for {
+				i := bytes.IndexByte(buf[start:end], '\n')
+				if i < 0 {
+					break
+				}
+				line := buf[start : start+i]
+				start += i + 1
+				samples = r.account(c, line, now, ackFor, samples)
+			}
+			c.received.Store(c.tally.Received)
+			if start == end {
+				start, end = 0, 0
+			} else if end == len(buf) {
+				if start == 0 {
+					c.err = errors.New("bench: line longer than the read buffer")
+					break
+				}
+				end = copy(buf, buf[start:end])
+				start = 0
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.err = err
+			}
+			break
+		}
+	}
+	r.flushSamples(c.idx, samples)
+}
+
+// account records one received line. Runs on c's reader goroutine.
+func (r *run) account(c *conn, line []byte, now int64, ackFor int, samples []int64) []int64 {
+	if k := len(line); k > 0 && line[k-1] == '\r' {
+		line = line[:k-1]
+	}
+	colon := bytes.IndexByte(line, ':')
+	sender, seq, sent, err := ParsePayload(line[colon+1:])
+	if colon < 0 || err != nil {
+		c.tally.Foreign++
+		return samples
+	}
+	c.tally.Observe(sender, seq)
+	if int(sender) == ackFor {
+		r.acked[sender].Store(seq + 1)
+	}
+	if sent >= r.winFrom && sent < r.winTo {
+		c.inWindow++
+		samples = append(samples, max(now-sent, histMin))
+		if len(samples) == cap(samples) {
+			r.flushSamples(c.idx, samples)
+			samples = samples[:0]
+		}
+	}
+	return samples
+}
+
+func (r *run) flushSamples(idx int, samples []int64) {
+	sh := &r.hists[idx%histShards]
+	sh.mu.Lock()
+	for _, v := range samples {
+		_ = sh.h.RecordValue(min(v, histMax))
+	}
+	sh.mu.Unlock()
+}
+
+// send is sender s's goroutine: paced at Rate/Senders lines/s, or as fast
+// as its in-flight window allows when Rate is 0.
+func (r *run) send(ctx context.Context, s int, start time.Time) {
+	c := r.conns[s].c
+	buf := make([]byte, 0, 64<<10)
+	lineLen := r.w.Size + 1
+	var seq uint64
+	write := func(lines int) bool {
+		now := time.Now().UnixNano()
+		buf = buf[:0]
+		for range lines {
+			buf = AppendPayload(buf, uint32(s), seq, now, r.w.Size)
+			buf = append(buf, '\n')
+			seq++
+		}
+		if _, err := c.Write(buf); err != nil {
+			return false
+		}
+		r.sent[s].Store(seq)
+		return true
+	}
+	maxLines := max(cap(buf)/lineLen, 1)
+
+	if r.w.Rate > 0 {
+		interval := time.Duration(float64(r.w.Senders) / r.w.Rate * float64(time.Second))
+		// Spread the senders' phases evenly over one interval.
+		next := start.Add(time.Duration(int64(interval) * int64(s) / int64(r.w.Senders)))
+		for {
+			if d := time.Until(next); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// Catch up in one write if the schedule slipped.
+			due := min(int(time.Since(next)/interval)+1, maxLines)
+			if !write(due) {
+				return
+			}
+			next = next.Add(time.Duration(due) * interval)
+		}
+	}
+
+	for ctx.Err() == nil {
+		room := r.w.Window - int(seq-r.acked[s].Load())
+		if room <= 0 {
+			time.Sleep(50 * time.Microsecond)
+			continue
+		}
+		if !write(min(room, maxLines)) {
+			return
+		}
+	}
+}
+
+// watch reports progress once a second until ctx ends.
+func (r *run) watch(ctx context.Context, start time.Time) {
+	if r.progress == nil {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := r.received()
+			r.progress(time.Since(start), now-last)
+			last = now
+		}
+	}
+}
+
+func (r *run) received() uint64 {
+	var n uint64
+	for _, c := range r.conns {
+		n += c.received.Load()
+	}
+	return n
+}
+
+// expected is every line sent times the clients that should get it.
+func (r *run) expected() uint64 {
+	var n uint64
+	for s := range r.sent {
+		n += r.sent[s].Load() * uint64(r.w.Clients-1)
+	}
+	return n
+}
+
+// fill sums the readers' accounts into res. Runs after the readers end.
+func (r *run) fill(res *Result, expected uint64) {
+	sent := make([]uint64, len(r.sent))
+	for s := range r.sent {
+		sent[s] = r.sent[s].Load()
+		res.LinesSent += sent[s]
+	}
+	res.DeliveriesExpected = expected
+	for _, c := range r.conns {
+		self := -1
+		if c.idx < r.w.Senders {
+			self = c.idx
+		}
+		res.Received += c.tally.Received
+		res.Duplicates += c.tally.Duplicates
+		res.Lost += c.tally.Missing(sent, self)
+		res.Foreign += c.tally.Foreign
+		res.InWindowDeliveries += c.inWindow
+		if c.err != nil && res.ReadErrors == 0 {
+			res.FirstReadError = c.err.Error()
+		}
+		if c.err != nil {
+			res.ReadErrors++
+		}
+	}
+	h := hdrhistogram.New(histMin, histMax, 3)
+	for i := range r.hists {
+		h.Merge(r.hists[i].h)
+	}
+	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
+	res.LatencyMs = Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1e6}
+}

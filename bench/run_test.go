@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/server"
+)
+
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func startFanout(t *testing.T) Target {
+	t.Helper()
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := s.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return Target{Name: "fanout", Addrs: []string{s.Addr().String()}}
+}
+
+func startBaseline(t *testing.T) Target {
+	t.Helper()
+	b, err := StartBaseline("127.0.0.1:0", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Errorf("baseline close: %v", err)
+		}
+	})
+	return Target{Name: "baseline", Addrs: []string{b.Addr().String()}}
+}
+
+// TestHarnessEndToEnd runs short paced and unpaced workloads against both
+// servers and checks the accounting: nothing lost, nothing doubled, every
+// line counted once per other client. It asserts counts, never timings.
+func TestHarnessEndToEnd(t *testing.T) {
+	cases := []struct {
+		name  string
+		start func(*testing.T) Target
+		w     Workload
+	}{
+		{name: "fanout paced", start: startFanout, w: Workload{Clients: 12, Senders: 12, Rate: 600, Size: 64, Duration: time.Second, Warmup: 200 * time.Millisecond}},
+		{name: "fanout unpaced", start: startFanout, w: Workload{Clients: 8, Senders: 2, Size: 100, Duration: time.Second, Window: 20}},
+		{name: "baseline paced", start: startBaseline, w: Workload{Clients: 12, Senders: 4, Rate: 200, Size: 64, Duration: time.Second}},
+		{name: "baseline unpaced", start: startBaseline, w: Workload{Clients: 6, Senders: 2, Size: 64, Duration: time.Second, Window: 10}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Run(context.Background(), tc.start(t), tc.w, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.LinesSent == 0 {
+				t.Fatal("nothing was sent")
+			}
+			if want := res.LinesSent * uint64(tc.w.Clients-1); res.DeliveriesExpected != want {
+				t.Errorf("expected deliveries %d, want %d", res.DeliveriesExpected, want)
+			}
+			if res.Lost != 0 || res.Duplicates != 0 || res.Foreign != 0 || res.ReadErrors != 0 {
+				t.Errorf("lost %d, duplicates %d, foreign %d, read errors %d (%s)", res.Lost, res.Duplicates, res.Foreign, res.ReadErrors, res.FirstReadError)
+			}
+			if res.Received != res.DeliveriesExpected {
+				t.Errorf("received %d of %d deliveries", res.Received, res.DeliveriesExpected)
+			}
+			if res.InWindowDeliveries == 0 || res.InWindowDeliveries > res.Received {
+				t.Errorf("in-window deliveries %d of %d", res.InWindowDeliveries, res.Received)
+			}
+		})
+	}
+}
+
+func TestRunRefusesTooManyClients(t *testing.T) {
+	_, err := Run(context.Background(), Target{Addrs: []string{"127.0.0.1:1"}}, Workload{Clients: 1 << 30, Duration: time.Second}, nil)
+	if err == nil {
+		t.Fatal("a client count past the file limit was accepted")
+	}
+}

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Workload is what one run asks of the target.
+type Workload struct {
+	Clients            int           // connections
+	Senders            int           // how many of them send (the first Senders)
+	Rate               float64       // lines/s in total, paced evenly; 0 = as fast as taken
+	Size               int           // payload bytes per line
+	Duration           time.Duration // measured sending time
+	Warmup             time.Duration // sending before the measured window, not counted
+	Drain              time.Duration // wait for in-flight lines after sending stops
+	ConnectConcurrency int           // dials in flight at once
+	Window             int           // unpaced: lines a sender may have in flight
+	ReadBuffer         int           // bytes read per syscall per connection
+}
+
+// Scenario is a named preset Workload.
+type Scenario struct {
+	Name string
+	Note string
+	Workload
+}
+
+// Scenarios are the named presets, in the order BENCHMARKS.md uses.
+var Scenarios = []Scenario{
+	{Name: "room", Note: "1 000 clients all sending, 1 000 lines/s in total: ~1 M deliveries/s asked", Workload: Workload{
+		Clients: 1000, Senders: 1000, Rate: 1000, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
+	{Name: "saturate", Note: "1 000 clients, 10 senders as fast as the server takes them", Workload: Workload{
+		Clients: 1000, Senders: 10, Rate: 0, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
+	{Name: "bigroom", Note: "5 000 clients, 50 senders, 200 lines/s: ~1 M deliveries/s asked", Workload: Workload{
+		Clients: 5000, Senders: 50, Rate: 200, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
+	{Name: "idle", Note: "10 000 idle connections: server memory per connection", Workload: Workload{
+		Clients: 10000, Senders: 0, Size: 64, Duration: 2 * time.Second, ReadBuffer: 4096}},
+	{Name: "scale", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
+		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second, ReadBuffer: 4096}},
+}
+
+// ScenarioByName returns the named preset.
+func ScenarioByName(name string) (Scenario, error) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Scenario{}, fmt.Errorf("unknown scenario %q (have room, saturate, bigroom, idle, scale)", name)
+}
+
+// withDefaults fills unset tuning fields.
+func (w Workload) withDefaults() Workload {
+	if w.ConnectConcurrency <= 0 {
+		w.ConnectConcurrency = 64
+	}
+	if w.Window <= 0 {
+		w.Window = 100
+	}
+	if w.ReadBuffer <= 0 {
+		w.ReadBuffer = 64 << 10
+	}
+	if w.Drain <= 0 {
+		w.Drain = 10 * time.Second
+	}
+	if w.Size < MinPayloadSize {
+		w.Size = MinPayloadSize
+	}
+	return w
+}
+
+// Validate reports a workload that cannot run, naming the flag.
+func (w Workload) Validate() error {
+	switch {
+	case w.Clients < 1:
+		return fmt.Errorf("--clients must be at least 1, got %d", w.Clients)
+	case w.Senders < 0 || w.Senders > w.Clients:
+		return fmt.Errorf("--senders must be 0..clients (%d), got %d", w.Clients, w.Senders)
+	case w.Senders > 0 && w.Clients < 2:
+		return fmt.Errorf("--clients must be at least 2 when anyone sends")
+	case w.Rate < 0:
+		return fmt.Errorf("--rate must not be negative, got %g", w.Rate)
+	case w.Size > 60<<10:
+		return fmt.Errorf("--size must be at most %d, got %d", 60<<10, w.Size)
+	case w.Duration <= 0:
+		return fmt.Errorf("--duration must be positive, got %s", w.Duration)
+	case w.Warmup < 0:
+		return fmt.Errorf("--warmup must not be negative, got %s", w.Warmup)
+	}
+	return nil
+}
