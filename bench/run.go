@@ -30,9 +30,9 @@ const fdReserve = 64
 
 // latency histogram range: 1 µs .. 100 s, 3 significant digits.
 const (
-	histMin    = 1_000
-	histMax    = 100_000_000_000
-	histShards = 32
+	histMin     = 1_000
+	histMax     = 100_000_000_000
+	histShards  = 32
 	sampleFlush = 512 // samples a reader buffers before taking a shard lock
 )
 
@@ -40,10 +40,10 @@ const (
 type conn struct {
 	idx      int
 	c        net.Conn
-	tally    *Tally       // owned by the reader goroutine
+	tally    *Tally        // owned by the reader goroutine
 	received atomic.Uint64 // payload lines, published once per read
-	inWindow uint64       // owned by the reader: lines sent in the measured window
-	err      error        // owned by the reader, read after it ends
+	inWindow uint64        // owned by the reader: lines sent in the measured window
+	err      error         // owned by the reader, read after it ends
 }
 
 // run is the state shared by one run's goroutines.
