@@ -82,7 +82,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
 	sf.cfg = server.DefaultConfig()
 	c := &sf.cfg
-	fs.StringVar(&c.Addr, "addr", c.Addr, "TCP listen address host:port (port 0 picks a free port)")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (default: one per CPU)")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
@@ -91,6 +91,15 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "under load, space delivery rounds at least this far apart to batch more lines per write (0 = off)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
+	fs.StringVar(&c.Flood, "flood", c.Flood, "past --rate-limit: close (send ERR flood and close) or drop (drop and count the excess)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
+	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive period (0 = off)")
+	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ on the metrics listener")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	return fs

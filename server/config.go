@@ -3,8 +3,10 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +38,8 @@ const (
 // FANOUT_* environment variables; New fills zero fields with defaults and
 // validates it before anything listens.
 type Config struct {
-	// Addr is the TCP listen address, host:port. Port 0 picks a free port.
-	// Default ":8888".
+	// Addr is the listen address: host:port (port 0 picks a free port) or
+	// unix:///path, or several of them separated by commas. Default ":8888".
 	Addr string
 	// Loops is the number of gnet event loops. Default: one per CPU.
 	Loops int
@@ -64,7 +66,40 @@ type Config struct {
 	// once rounds come back to back (under load); 0 turns it off. It never
 	// delays a line that arrives after a quiet spell. Default 0.
 	Coalesce time.Duration
+
+	// MaxConnsPerIP caps connections from one source IP; past it a client
+	// gets "ERR too many connections". 0 (default) means no cap.
+	MaxConnsPerIP int
+	// RateLimit is each connection's sustained line rate, lines/s, enforced
+	// by a token bucket; 0 (default) turns flood control off.
+	RateLimit float64
+	// RateBurst is how many lines a connection may send at once on top of
+	// RateLimit. Default (0): RateLimit rounded up.
+	RateBurst int
+	// Flood says what happens past the rate limit: FloodClose (default)
+	// sends "ERR flood" and closes; FloodDrop drops and counts the excess.
+	Flood string
+	// IdleTimeout closes a connection that has sent nothing for this long;
+	// 0 (default) never does. Receiving does not count as activity.
+	IdleTimeout time.Duration
+	// TCPKeepAlive is the keep-alive probe period on TCP connections; 0
+	// (default) leaves keep-alive off.
+	TCPKeepAlive time.Duration
+	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
+	// processes can share a port. Needs a fixed port.
+	ReusePort bool
+	// MetricsAddr is the HTTP listen address for /metrics, /healthz and
+	// /readyz; empty (default) serves none.
+	MetricsAddr string
+	// Pprof adds /debug/pprof/ to the metrics listener.
+	Pprof bool
 }
+
+// Flood control modes.
+const (
+	FloodClose = "close"
+	FloodDrop  = "drop"
+)
 
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
@@ -95,6 +130,9 @@ func (c Config) withDefaults() Config {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
+	if c.Flood == "" {
+		c.Flood = FloodClose
+	}
 	return c
 }
 
@@ -118,10 +156,13 @@ func bad(flag, format string, args ...any) error {
 
 // Validate reports the first invalid setting, naming its flag.
 func (c Config) Validate() error {
-	if err := validateAddr(c.Addr); err != nil {
+	specs, err := c.listenSpecs()
+	if err != nil {
 		return err
 	}
 	switch {
+	case c.ReusePort && slices.ContainsFunc(specs, func(l listenSpec) bool { return strings.HasSuffix(l.address, ":0") }):
+		return bad("--reuseport", "needs a fixed port: with port 0 every listener would get a port of its own")
 	case c.Loops < 1 || c.Loops > maxLoops:
 		return bad("--loops", "must be 1..%d, got %d", maxLoops, c.Loops)
 	case c.Shards < 1 || c.Shards > maxShards:
@@ -139,8 +180,65 @@ func (c Config) Validate() error {
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
 	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
 		return bad("--coalesce", "must be 0..%s, got %s", maxCoalesce, c.Coalesce)
+	case c.MaxConnsPerIP < 0:
+		return bad("--max-conns-per-ip", "must not be negative, got %d", c.MaxConnsPerIP)
+	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
+		return bad("--rate-limit", "must be a finite number ≥ 0, got %g", c.RateLimit)
+	case c.RateBurst < 0:
+		return bad("--rate-burst", "must not be negative, got %d", c.RateBurst)
+	case c.Flood != FloodClose && c.Flood != FloodDrop:
+		return bad("--flood", "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
+	case c.IdleTimeout < 0:
+		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
+	case c.TCPKeepAlive < 0:
+		return bad("--tcp-keepalive", "must not be negative, got %s", c.TCPKeepAlive)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return bad("--metrics-addr", "%q is not host:port: %v", c.MetricsAddr, err)
+		}
+	} else if c.Pprof {
+		return bad("--pprof", "needs --metrics-addr: pprof is served on the metrics listener")
 	}
 	return nil
+}
+
+// burst is the effective token-bucket size: RateBurst, or the rate
+// rounded up when RateBurst is 0.
+func (c Config) burst() int {
+	if c.RateBurst > 0 {
+		return c.RateBurst
+	}
+	return max(int(math.Ceil(c.RateLimit)), 1)
+}
+
+// listenSpec is one listener, in gnet's terms.
+type listenSpec struct {
+	network string // "tcp" or "unix"
+	address string // host:port, or a socket path
+}
+
+func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
+
+// listenSpecs parses Addr: a comma-separated list of host:port and
+// unix:///path entries.
+func (c Config) listenSpecs() ([]listenSpec, error) {
+	var specs []listenSpec
+	for _, a := range strings.Split(c.Addr, ",") {
+		a = strings.TrimSpace(a)
+		if path, ok := strings.CutPrefix(a, "unix://"); ok {
+			if path == "" || !strings.HasPrefix(path, "/") {
+				return nil, bad("--addr", "%q: a unix socket needs an absolute path, unix:///run/fanout.sock", a)
+			}
+			specs = append(specs, listenSpec{network: "unix", address: path})
+			continue
+		}
+		if err := validateAddr(a); err != nil {
+			return nil, err
+		}
+		specs = append(specs, listenSpec{network: "tcp", address: a})
+	}
+	return specs, nil
 }
 
 // frameOverhead is the most a frame adds to a line: a 19-digit ID, ':' and

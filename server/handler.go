@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -14,11 +17,24 @@ import (
 
 // client is the server's per-connection state. Owned by its event loop.
 type client struct {
-	conn   gnet.Conn
-	member *shard.Member
-	addr   string    // remote address, formatted once for logs
-	opened time.Time // when the connection was accepted
-	reason Reason    // why the server closed it, when it did
+	conn     gnet.Conn
+	member   *shard.Member
+	loop     *loopStats // counters of the client's event loop
+	addr     string     // remote address, formatted once for logs
+	ip       netip.Addr // source IP for --max-conns-per-ip; invalid for unix sockets
+	opened   time.Time  // when the connection was accepted
+	lastRead int64      // Unix nanos of the last bytes received (idle timeout)
+	tokens   float64    // flood control: lines the client may still send now
+	refilled int64      // flood control: Unix nanos of the last refill
+	reason   Reason     // why the server closed it, when it did
+}
+
+// loopStats are one event loop's counters: written only by that loop, so
+// the atomic adds never contend; summed on scrape.
+type loopStats struct {
+	bytesIn atomic.Uint64
+	dropped atomic.Uint64 // lines dropped by flood control
+	_       [48]byte      // keep loops' counters on separate cache lines
 }
 
 // handler implements gnet.EventHandler. Each method runs on the event loop
@@ -39,36 +55,62 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
+	remote := addrString(c.RemoteAddr())
 	if s.open.Add(1) > int64(s.cfg.MaxConns) {
 		s.open.Add(-1)
-		s.closed[ReasonServerFull].Add(1)
-		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(),
-			"reason", ReasonServerFull.String(), "max_conns", s.cfg.MaxConns)
-		return msgServerFull, gnet.Close
+		return s.refuse(remote, ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
+	}
+	ip := sourceIP(c.RemoteAddr())
+	if !s.perIP.acquire(ip) {
+		s.open.Add(-1)
+		return s.refuse(remote, ReasonTooManyConns, msgTooMany, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	}
 	s.accepted.Add(1)
-	cl := &client{conn: c, addr: c.RemoteAddr().String(), opened: time.Now()}
+	now := time.Now()
+	cl := &client{conn: c, addr: remote, ip: ip, opened: now, lastRead: now.UnixNano(),
+		tokens: float64(s.cfg.burst()), refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
 	cl.member = shard.NewMember(s.ids.Generate().Int64(), c)
 	cl.member.Value = cl
 	c.SetContext(cl)
+	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
+		if err := c.SetKeepAlivePeriod(s.cfg.TCPKeepAlive); err != nil {
+			s.log.Warn("cannot set TCP keep-alive", "remote", remote, "err", err)
+		}
+	}
 	s.fan.Hub(c.EventLoop()).Join(cl.member)
-	s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr)
+	s.log.Debug("connection opened", "id", cl.member.ID, "remote", remote)
 	return nil, gnet.None
 }
 
+// refuse turns a new connection away with msg. Runs on its loop.
+func (s *Server) refuse(remote string, reason Reason, msg []byte, limit string, value int) ([]byte, gnet.Action) {
+	s.closed[reason].Add(1)
+	s.log.Warn("connection refused", "remote", remote, "reason", reason.String(), limit, value)
+	return msg, gnet.Close
+}
+
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	s := h.s
 	cl, _ := c.Context().(*client)
 	if cl == nil {
 		return gnet.Close
+	}
+	var now int64
+	if s.cfg.IdleTimeout > 0 || s.cfg.RateLimit > 0 {
+		now = time.Now().UnixNano() // once per read, not per line
+		cl.lastRead = now
+		if s.cfg.RateLimit > 0 {
+			cl.refill(now, s.cfg.RateLimit, s.cfg.burst())
+		}
 	}
 	// Peek returns gnet's own buffer (a pooled copy only when the data wraps
 	// around its ring): lines are framed in place, and Publish copies each
 	// into the outbound batch.
 	buf, _ := c.Peek(-1)
-	draining := h.s.draining.Load()
+	draining := s.draining.Load()
 	consumed := 0
 	for {
-		line, n, err := cutLine(buf[consumed:], h.s.cfg.MaxLine)
+		line, n, err := cutLine(buf[consumed:], s.cfg.MaxLine)
 		if err != nil {
 			return h.reject(cl, ReasonLineTooLong, msgLineTooLong)
 		}
@@ -76,15 +118,33 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			break
 		}
 		consumed += n
-		if len(line) > 0 && !draining {
-			cl.member.Publish(line)
+		if len(line) == 0 || draining {
+			continue
 		}
+		if s.cfg.RateLimit > 0 {
+			if cl.tokens < 1 {
+				if s.cfg.Flood == FloodClose {
+					return h.reject(cl, ReasonFlood, msgFlood)
+				}
+				cl.loop.dropped.Add(1)
+				continue
+			}
+			cl.tokens--
+		}
+		cl.member.Publish(line)
 	}
 	// Discard(0) would drop everything buffered, a partial line included.
 	if consumed > 0 {
+		cl.loop.bytesIn.Add(uint64(consumed))
 		_, _ = c.Discard(consumed)
 	}
 	return gnet.None
+}
+
+// refill adds the tokens earned since the last refill, up to burst.
+func (cl *client) refill(now int64, rate float64, burst int) {
+	cl.tokens = min(cl.tokens+float64(now-cl.refilled)*rate/1e9, float64(burst))
+	cl.refilled = now
 }
 
 // publishTail relays a final line that the client ended with EOF instead of
@@ -98,7 +158,8 @@ func (h *handler) publishTail(cl *client) {
 	if len(tail) > 0 && tail[len(tail)-1] == '\r' {
 		tail = tail[:len(tail)-1]
 	}
-	if len(tail) > 0 && len(tail) <= h.s.cfg.MaxLine {
+	if len(tail) > 0 && len(tail) <= h.s.cfg.MaxLine && (h.s.cfg.RateLimit == 0 || cl.tokens >= 1) {
+		cl.loop.bytesIn.Add(uint64(len(tail)))
 		cl.member.Publish(tail)
 	}
 }
@@ -122,6 +183,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		h.publishTail(cl)
 	}
 	cl.member.Leave()
+	s.perIP.release(cl.ip)
 	s.open.Add(-1)
 
 	reason := cl.reason
@@ -138,9 +200,9 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 	level := slog.LevelDebug
 	switch reason {
-	case ReasonSlowConsumer, ReasonLineTooLong:
+	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood:
 		level = slog.LevelWarn
-	case ReasonIOError:
+	case ReasonIOError, ReasonIdle:
 		level = slog.LevelInfo
 	}
 	if s.log.Enabled(context.Background(), level) {
@@ -164,4 +226,36 @@ func (s *Server) evict(m *shard.Member, cause error) {
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing slow consumer", "id", m.ID, "err", err)
 	}
+}
+
+// closeIfIdle closes m's connection when it has sent nothing for the idle
+// timeout. Runs on the member's loop.
+func (s *Server) closeIfIdle(m *shard.Member, now int64) {
+	cl := m.Value.(*client)
+	if cl.reason != ReasonNone || now-cl.lastRead < int64(s.cfg.IdleTimeout) {
+		return
+	}
+	cl.reason = ReasonIdle
+	if err := cl.conn.Close(); err != nil {
+		s.log.Error("closing idle connection", "id", m.ID, "err", err)
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "unknown"
+	}
+	if s := a.String(); s != "" {
+		return s
+	}
+	return a.Network()
+}
+
+// sourceIP is the remote IP of a TCP connection; invalid for anything else.
+func sourceIP(a net.Addr) netip.Addr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(t.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
 }

@@ -88,8 +88,10 @@ func dialFrom(t *testing.T, s *Server, local *net.TCPAddr) *testClient {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &testClient{t: t, conn: c.(*net.TCPConn), r: bufio.NewReaderSize(c, 1<<16)}
+	return &testClient{t: t, conn: c.(*net.TCPConn), r: newReader(c)}
 }
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 1<<16) }
 
 func (c *testClient) send(s string) {
 	c.t.Helper()

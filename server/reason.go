@@ -11,6 +11,9 @@ const (
 	ReasonSlowConsumer               // outbound queue passed --max-pending
 	ReasonLineTooLong                // a line passed --max-line
 	ReasonServerFull                 // --max-conns reached
+	ReasonTooManyConns               // --max-conns-per-ip reached
+	ReasonFlood                      // past --rate-limit with --flood=close
+	ReasonIdle                       // silent for --idle-timeout
 	ReasonShutdown                   // the server is shutting down
 )
 
@@ -21,6 +24,9 @@ var reasonNames = [...]string{
 	ReasonSlowConsumer: "slow_consumer",
 	ReasonLineTooLong:  "line_too_long",
 	ReasonServerFull:   "server_full",
+	ReasonTooManyConns: "too_many_conns",
+	ReasonFlood:        "flood",
+	ReasonIdle:         "idle",
 	ReasonShutdown:     "shutdown",
 }
 
@@ -35,4 +41,6 @@ func (r Reason) String() string {
 var (
 	msgLineTooLong = []byte("ERR line too long\r\n")
 	msgServerFull  = []byte("ERR server full\r\n")
+	msgTooMany     = []byte("ERR too many connections\r\n")
+	msgFlood       = []byte("ERR flood\r\n")
 )

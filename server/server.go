@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,21 +15,32 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/fanout/fanout/metrics"
 	"github.com/fanout/fanout/shard"
 )
 
 // Server is one fanout daemon. Create it with New, then Start, then
 // Shutdown. Its methods are safe for concurrent use.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	ids *snowflake.Node
-	fan *shard.Fanout
+	cfg   Config
+	specs []listenSpec
+	log   *slog.Logger
+	ids   *snowflake.Node
+	fan   *shard.Fanout
+	perIP *ipLimiter
+	mets  *metrics.Metrics
+	web   *metrics.HTTP // nil without --metrics-addr
 
 	eng    gnet.Engine   // set in OnBoot, before booted closes
 	booted chan struct{} // closed by OnBoot
-	done   chan error    // gnet.Run's result
-	addr   net.Addr      // the bound listen address, set by Start
+	done   chan error    // gnet's result
+	addrs  []net.Addr    // the bound listen addresses, set by Start
+
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
+
+	stopSweep chan struct{} // closes the idle sweeper
+	sweepDone chan struct{}
 
 	draining atomic.Bool // refuse new connections and new lines
 	stopping atomic.Bool // the engine is closing every connection
@@ -45,6 +57,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	specs, _ := cfg.listenSpecs() // validated above
 	if log == nil {
 		log = slog.Default()
 	}
@@ -53,17 +66,23 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, bad("--node", "%v", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    log,
-		ids:    ids,
-		booted: make(chan struct{}),
-		done:   make(chan error, 1),
+		cfg:       cfg,
+		specs:     specs,
+		log:       log,
+		ids:       ids,
+		perIP:     newIPLimiter(cfg.MaxConnsPerIP),
+		booted:    make(chan struct{}),
+		done:      make(chan error, 1),
+		loops:     make(map[gnet.EventLoop]*loopStats),
+		stopSweep: make(chan struct{}),
+		sweepDone: make(chan struct{}),
 	}
-	s.fan = shard.New(shard.NewRegistry(cfg.Shards), shard.Options{
-		MaxPending: cfg.MaxPending,
-		Coalesce:   cfg.Coalesce,
-		OnEvict:    s.evict,
-	})
+	s.mets = metrics.New(s.snapshot)
+	opts := shard.Options{MaxPending: cfg.MaxPending, Coalesce: cfg.Coalesce, OnEvict: s.evict}
+	if cfg.MetricsAddr != "" {
+		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
+	}
+	s.fan = shard.New(shard.NewRegistry(cfg.Shards), opts)
 	return s, nil
 }
 
@@ -74,12 +93,22 @@ func (s *Server) Config() Config { return s.cfg }
 // that kept them from starting.
 func (s *Server) Start() error {
 	s.started = time.Now()
+	protoAddrs := make([]string, len(s.specs))
+	for i, l := range s.specs {
+		protoAddrs[i] = l.protoAddr()
+		if l.network == "unix" {
+			if err := removeStaleSocket(l.address); err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+		}
+	}
 	h := &handler{s: s}
 	go func() {
-		s.done <- gnet.Run(h, "tcp://"+s.cfg.Addr,
+		s.done <- gnet.Rotate(h, protoAddrs,
 			gnet.WithNumEventLoop(s.cfg.Loops),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(s.cfg.ReusePort),
 			gnet.WithLogger(gnetLogger{s.log}),
 		)
 	}()
@@ -91,24 +120,54 @@ func (s *Server) Start() error {
 		}
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
-	addr, err := s.boundAddr()
-	if err != nil {
+	if err := s.afterBoot(); err != nil {
+		s.stopping.Store(true)
 		_ = s.eng.Stop(context.Background())
 		<-s.done
 		return fmt.Errorf("server: %w", err)
 	}
-	s.addr = addr
-	s.log.Info("listening", "addr", addr.String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
-		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "max_pending", s.cfg.MaxPending,
-		"max_conns", s.cfg.MaxConns, "drain_timeout", s.cfg.DrainTimeout, "coalesce", s.cfg.Coalesce)
 	return nil
 }
 
-// boundAddr reads the listener's address (port 0 becomes the real port).
-func (s *Server) boundAddr() (net.Addr, error) {
-	fd, err := s.eng.Dup()
+// afterBoot learns the bound addresses and starts the metrics listener and
+// the idle sweeper.
+func (s *Server) afterBoot() error {
+	for _, l := range s.specs {
+		a, err := s.boundAddr(l)
+		if err != nil {
+			return err
+		}
+		s.addrs = append(s.addrs, a)
+	}
+	if s.cfg.MetricsAddr != "" {
+		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, s.Ready, s.cfg.Pprof)
+		if err != nil {
+			return err
+		}
+		s.web = web
+	}
+	go s.sweepIdle()
+	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
+		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "max_pending", s.cfg.MaxPending,
+		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
+		"rate_limit", s.cfg.RateLimit, "rate_burst", s.cfg.burst(), "flood", s.cfg.Flood,
+		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
+		"drain_timeout", s.cfg.DrainTimeout, "coalesce", s.cfg.Coalesce}
+	for _, a := range s.addrs[1:] {
+		attrs = append(attrs, "also", a.String())
+	}
+	if s.web != nil {
+		attrs = append(attrs, "metrics_addr", s.web.Addr().String(), "pprof", s.cfg.Pprof)
+	}
+	s.log.Info("listening", attrs...)
+	return nil
+}
+
+// boundAddr reads a listener's address (port 0 becomes the real port).
+func (s *Server) boundAddr(l listenSpec) (net.Addr, error) {
+	fd, err := s.eng.DupListener(l.network, l.address)
 	if err != nil {
-		return nil, fmt.Errorf("dup listener: %w", err)
+		return nil, fmt.Errorf("dup listener %s: %w", l.protoAddr(), err)
 	}
 	defer unix.Close(fd)
 	sa, err := unix.Getsockname(fd)
@@ -120,12 +179,118 @@ func (s *Server) boundAddr() (net.Addr, error) {
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
 	case *unix.SockaddrInet6:
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Net: "unix", Name: a.Name}, nil
 	}
 	return nil, fmt.Errorf("listener has unexpected address type %T", sa)
 }
 
-// Addr returns the address the server listens on.
-func (s *Server) Addr() net.Addr { return s.addr }
+// removeStaleSocket deletes a unix socket file left by an earlier run;
+// anything that is not a socket is left alone (and the bind will fail).
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the first address the server listens on.
+func (s *Server) Addr() net.Addr { return s.addrs[0] }
+
+// Addrs returns every address the server listens on.
+func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// MetricsAddr returns the metrics listener's address, or nil.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.web == nil {
+		return nil
+	}
+	return s.web.Addr()
+}
+
+// Ready reports whether the server takes traffic: listening, not draining.
+func (s *Server) Ready() bool {
+	select {
+	case <-s.booted:
+		return !s.draining.Load()
+	default:
+		return false
+	}
+}
+
+// loopStats returns the counters of loop, creating them on first use.
+// Runs on loop (from OnOpen).
+func (s *Server) loopStats(loop gnet.EventLoop) *loopStats {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	ls, ok := s.loops[loop]
+	if !ok {
+		ls = &loopStats{}
+		s.loops[loop] = ls
+	}
+	return ls
+}
+
+// snapshot gathers the metrics. Called on scrape.
+func (s *Server) snapshot() metrics.Snapshot {
+	st := s.fan.Stats()
+	snap := metrics.Snapshot{
+		Open:       s.open.Load(),
+		Accepted:   s.accepted.Load(),
+		Closed:     make(map[string]uint64, len(s.closed)),
+		LinesIn:    st.Frames,
+		Deliveries: st.Deliveries,
+		BytesOut:   st.BytesOut,
+		Batches:    st.Batches,
+		Rounds:     st.Rounds,
+		Writes:     st.Writes,
+	}
+	for r := ReasonClientQuit; r <= ReasonShutdown; r++ {
+		snap.Closed[r.String()] = s.closed[r].Load()
+	}
+	s.loopsMu.Lock()
+	for _, ls := range s.loops {
+		snap.BytesIn += ls.bytesIn.Load()
+		snap.LinesDropped += ls.dropped.Load()
+	}
+	s.loopsMu.Unlock()
+	reg := s.fan.Registry()
+	snap.ShardConns = make([]int, reg.Shards())
+	for i := range snap.ShardConns {
+		snap.ShardConns[i] = reg.ShardLen(i)
+	}
+	return snap
+}
+
+// sweepIdle closes connections silent for the idle timeout, checking a few
+// times per timeout on each loop. It ends when stopSweep closes.
+func (s *Server) sweepIdle() {
+	defer close(s.sweepDone)
+	if s.cfg.IdleTimeout <= 0 {
+		<-s.stopSweep
+		return
+	}
+	t := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case <-t.C:
+			now := time.Now().UnixNano()
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IdleTimeout)
+			err := s.fan.Each(ctx, func(m *shard.Member) { s.closeIfIdle(m, now) })
+			cancel()
+			if err != nil && !s.draining.Load() {
+				s.log.Warn("idle sweep", "err", err)
+			}
+		}
+	}
+}
 
 // Summary is what Shutdown reports.
 type Summary struct {
@@ -138,12 +303,14 @@ type Summary struct {
 	Remaining int    // bytes still queued when the drain ended
 }
 
-// Shutdown stops taking connections and lines, waits (up to the drain
-// timeout or ctx) until what is queued has been written, then closes every
-// connection and stops the event loops.
+// Shutdown stops taking connections and lines (/readyz turns 503), waits
+// (up to the drain timeout or ctx) until what is queued has been written,
+// then closes every connection and stops the event loops.
 func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
 	s.draining.Store(true)
 	sum := Summary{Uptime: time.Since(s.started)}
+	close(s.stopSweep)
+	<-s.sweepDone
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	sum.Remaining, sum.Drained = s.drain(drainCtx)
@@ -158,13 +325,17 @@ func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
 		runErr = ctx.Err()
 	}
 	s.fan.Close()
+	var webErr error
+	if s.web != nil {
+		webErr = s.web.Close(ctx)
+	}
 
 	st := s.fan.Stats()
 	sum.Accepted, sum.Lines, sum.Writes, sum.Evicted = s.accepted.Load(), st.Frames, st.Writes, st.Evictions
 	s.log.Info("shutdown complete", "uptime", sum.Uptime.Round(time.Millisecond),
-		"accepted", sum.Accepted, "lines", sum.Lines, "writes", sum.Writes,
+		"accepted", sum.Accepted, "lines", sum.Lines, "deliveries", st.Deliveries, "writes", sum.Writes,
 		"slow_consumers", sum.Evicted, "drained", sum.Drained, "undelivered_bytes", sum.Remaining)
-	if err := errors.Join(stopErr, runErr); err != nil {
+	if err := errors.Join(stopErr, runErr, webErr); err != nil {
 		return sum, fmt.Errorf("server: shutdown: %w", err)
 	}
 	return sum, nil

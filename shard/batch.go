@@ -3,6 +3,7 @@ package shard
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // batch is a run of encoded frames sealed on one hub. Once sealed it is
@@ -11,6 +12,8 @@ type batch struct {
 	origin *Hub         // the hub whose members sent these frames
 	buf    []byte       // frames laid end to end
 	frames []frame      // who sent each frame; read only on origin's loop
+	lines  int          // len(frames), fixed at seal; read by every hub
+	first  time.Time    // when the first frame arrived (origin's loop)
 	refs   atomic.Int32 // hubs that have yet to write this batch
 }
 
@@ -41,7 +44,7 @@ func (b *batch) release() {
 		b.buf = make([]byte, 0, 4096)
 	}
 	clear(b.frames) // drop sender pointers so closed members can be collected
-	b.buf, b.frames, b.origin = b.buf[:0], b.frames[:0], nil
+	b.buf, b.frames, b.origin, b.lines = b.buf[:0], b.frames[:0], nil, 0
 	batchPool.Put(b)
 }
 

@@ -36,6 +36,10 @@ type Options struct {
 	// OnEvict is called, on the member's loop, when a member is cut off.
 	// It should close the connection; the member receives nothing more.
 	OnEvict func(m *Member, reason error)
+	// OnSeal, if set, is called on the origin loop each time a batch is
+	// handed to the hubs, with its line count and how long its first line
+	// waited since it arrived. Once per batch, never per recipient.
+	OnSeal func(lines int, waited time.Duration)
 }
 
 // Fanout delivers every published line to every other member, batched per
@@ -93,12 +97,14 @@ func (f *Fanout) Close() {
 
 // Stats are cumulative fan-out counters, summed over hubs.
 type Stats struct {
-	Frames    uint64 // lines published
-	Batches   uint64 // batches sealed
-	Rounds    uint64 // delivery rounds run
-	Writes    uint64 // write calls made to member connections
-	Evictions uint64 // members cut off as slow consumers
-	LostTasks uint64 // tasks an event loop refused (it was shutting down)
+	Frames     uint64 // lines published
+	Batches    uint64 // batches sealed
+	Rounds     uint64 // delivery rounds run
+	Writes     uint64 // write calls made to member connections
+	Deliveries uint64 // lines handed to member connections
+	BytesOut   uint64 // bytes handed to member connections
+	Evictions  uint64 // members cut off as slow consumers
+	LostTasks  uint64 // tasks an event loop refused (it was shutting down)
 }
 
 // Stats sums the hubs' counters. Safe for concurrent use.
@@ -109,9 +115,40 @@ func (f *Fanout) Stats() Stats {
 		s.Batches += h.batches.Load()
 		s.Rounds += h.rounds.Load()
 		s.Writes += h.writes.Load()
+		s.Deliveries += h.deliveries.Load()
+		s.BytesOut += h.bytesOut.Load()
 		s.Evictions += h.evictions.Load()
 	}
 	return s
+}
+
+// Each runs fn on every member, on each member's own loop (one task per
+// loop), and returns once every loop has run it or ctx ends.
+func (f *Fanout) Each(ctx context.Context, fn func(m *Member)) error {
+	hubs := f.Hubs()
+	done := make(chan struct{}, len(hubs))
+	for i, h := range hubs {
+		task := gnet.RunnableFunc(func(context.Context) error {
+			for _, m := range h.members {
+				if !m.gone {
+					fn(m)
+				}
+			}
+			done <- struct{}{}
+			return nil
+		})
+		if err := h.exec.Execute(ctx, task); err != nil {
+			return fmt.Errorf("shard: each on hub %d: %w", i, err)
+		}
+	}
+	for range hubs {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("shard: each: %w", ctx.Err())
+		}
+	}
+	return nil
 }
 
 // Backlog returns how many bytes are still queued anywhere in the fan-out:

@@ -36,7 +36,10 @@ type Hub struct {
 	inbox          []*batch // guarded by mu: sealed batches awaiting a round
 	deliverPending bool     // guarded by mu: deliverTask is queued or held
 
-	frames, batches, rounds, writes, evictions atomic.Uint64 // counters
+	roundLines int // loop-owned: lines in the current round
+
+	// Counters, written by the hub's loop, read by anyone.
+	frames, batches, rounds, writes, deliveries, bytesOut, evictions atomic.Uint64
 }
 
 func newHub(f *Fanout, exec Executor) *Hub {
@@ -75,6 +78,9 @@ func (h *Hub) execute(r gnet.Runnable) {
 func (h *Hub) publish(m *Member, line []byte) {
 	if h.out == nil {
 		h.out = getBatch(h)
+		if h.f.opts.OnSeal != nil {
+			h.out.first = time.Now()
+		}
 	}
 	b := h.out
 	start := len(b.buf)
@@ -101,6 +107,10 @@ func (h *Hub) flush() {
 	}
 	h.out = nil
 	h.batches.Add(1)
+	b.lines = len(b.frames)
+	if h.f.opts.OnSeal != nil {
+		h.f.opts.OnSeal(b.lines, time.Since(b.first))
+	}
 	hubs := h.f.Hubs()
 	b.refs.Store(int32(len(hubs)))
 	for _, o := range hubs {
@@ -170,6 +180,10 @@ func (h *Hub) deliver() {
 // Runs on the hub's loop.
 func (h *Hub) layout() []byte {
 	h.roundSeq++
+	h.roundLines = 0
+	for _, b := range h.round {
+		h.roundLines += b.lines
+	}
 	data := h.round[0].buf
 	if len(h.round) > 1 {
 		data = h.roundBuf[:0]
@@ -210,7 +224,7 @@ func (h *Hub) writeTo(m *Member, data []byte) {
 		if h.overCap(m, len(data)) {
 			return
 		}
-		h.writes.Add(1)
+		h.count(len(data), h.roundLines)
 		_, _ = m.Conn.Write(data)
 		return
 	}
@@ -231,17 +245,27 @@ func (h *Hub) writeTo(m *Member, data []byte) {
 	if n == 0 || h.overCap(m, n) {
 		return
 	}
+	h.count(n, h.roundLines-len(m.skips))
 	if len(iov) == 1 {
-		h.writes.Add(1)
 		_, _ = m.Conn.Write(iov[0])
 		return
 	}
 	for len(iov) > 0 && !m.gone {
 		chunk := iov[:min(len(iov), maxIovecs)]
-		h.writes.Add(1)
 		_, _ = m.Conn.Writev(chunk)
 		iov = iov[len(chunk):]
+		if len(iov) > 0 {
+			h.writes.Add(1)
+		}
 	}
+}
+
+// count records one write of n bytes carrying lines lines. The counters
+// are the hub's own, so the adds never contend with another loop.
+func (h *Hub) count(n, lines int) {
+	h.writes.Add(1)
+	h.deliveries.Add(uint64(lines))
+	h.bytesOut.Add(uint64(n))
 }
 
 // overCap evicts m when n more bytes would take its queue past MaxPending.

@@ -1,0 +1,121 @@
+// Package metrics exposes fanout's Prometheus metrics, health checks and
+// (optionally) pprof on one HTTP listener.
+//
+// Concurrency rule: nothing here sits on the per-line or per-recipient
+// path. Counters live where they are counted (per event loop, per hub, as
+// atomics owned by the server and shard packages) and are read through a
+// Source only when /metrics is scraped. The two histograms are observed
+// once per sealed batch; prometheus histograms are safe for concurrent use.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Snapshot is the server's state at one scrape.
+type Snapshot struct {
+	Open         int64             // connections open now
+	Accepted     uint64            // connections accepted since start
+	Closed       map[string]uint64 // connections closed, by reason
+	LinesIn      uint64            // lines relayed
+	LinesDropped uint64            // lines dropped by flood control (--flood=drop)
+	Deliveries   uint64            // lines handed to recipients' sockets
+	BytesIn      uint64            // bytes read from clients
+	BytesOut     uint64            // bytes handed to clients' sockets
+	Batches      uint64            // batches sealed
+	Rounds       uint64            // delivery rounds run
+	Writes       uint64            // writes to client sockets
+	ShardConns   []int             // connections per registry shard
+}
+
+// Source returns a Snapshot; it is called on every scrape.
+type Source func() Snapshot
+
+// Metrics is the Prometheus registry of one server.
+type Metrics struct {
+	Registry   *prometheus.Registry
+	batchLines prometheus.Histogram
+	handoff    prometheus.Histogram
+}
+
+// New returns metrics reading src on scrape, with Go runtime and process
+// collectors.
+func New(src Source) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		batchLines: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fanout_batch_lines",
+			Help:    "Lines per sealed batch (one batch costs each recipient one write).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fanout_handoff_seconds",
+			Help:    "Time from a batch's first line arriving to the batch being handed to every event loop.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12),
+		}),
+	}
+	m.Registry.MustRegister(m.batchLines, m.handoff, collector(src),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveSeal records one sealed batch. Safe for concurrent use; called
+// once per batch on the batch's event loop.
+func (m *Metrics) ObserveSeal(lines int, waited time.Duration) {
+	m.batchLines.Observe(float64(lines))
+	m.handoff.Observe(waited.Seconds())
+}
+
+type collector Source
+
+var (
+	descOpen       = prometheus.NewDesc("fanout_connections_open", "Connections open now.", nil, nil)
+	descAccepted   = prometheus.NewDesc("fanout_connections_accepted_total", "Connections accepted.", nil, nil)
+	descClosed     = prometheus.NewDesc("fanout_connections_closed_total", "Connections closed, by reason.", []string{"reason"}, nil)
+	descLinesIn    = prometheus.NewDesc("fanout_lines_in_total", "Lines received from clients and relayed.", nil, nil)
+	descDropped    = prometheus.NewDesc("fanout_lines_dropped_total", "Lines dropped by flood control.", nil, nil)
+	descDeliveries = prometheus.NewDesc("fanout_deliveries_total", "Lines handed to recipients' sockets.", nil, nil)
+	descBytesIn    = prometheus.NewDesc("fanout_bytes_in_total", "Bytes read from clients.", nil, nil)
+	descBytesOut   = prometheus.NewDesc("fanout_bytes_out_total", "Bytes handed to clients' sockets.", nil, nil)
+	descBatches    = prometheus.NewDesc("fanout_batches_total", "Batches sealed and handed to the event loops.", nil, nil)
+	descRounds     = prometheus.NewDesc("fanout_rounds_total", "Delivery rounds run by the event loops.", nil, nil)
+	descWrites     = prometheus.NewDesc("fanout_writes_total", "Write calls to client sockets.", nil, nil)
+	descShardConns = prometheus.NewDesc("fanout_shard_connections", "Connections per registry shard.", []string{"shard"}, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
+		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descOpen, float64(s.Open))
+	counter(descAccepted, s.Accepted)
+	for reason, n := range s.Closed {
+		counter(descClosed, n, reason)
+	}
+	counter(descLinesIn, s.LinesIn)
+	counter(descDropped, s.LinesDropped)
+	counter(descDeliveries, s.Deliveries)
+	counter(descBytesIn, s.BytesIn)
+	counter(descBytesOut, s.BytesOut)
+	counter(descBatches, s.Batches)
+	counter(descRounds, s.Rounds)
+	counter(descWrites, s.Writes)
+	for i, n := range s.ShardConns {
+		gauge(descShardConns, float64(n), strconv.Itoa(i))
+	}
+}
