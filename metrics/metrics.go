@@ -30,6 +30,18 @@ type Snapshot struct {
 	Rounds       uint64            // delivery rounds run
 	Writes       uint64            // writes to client sockets
 	ShardConns   []int             // connections per registry shard
+	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
+}
+
+// ClusterSnapshot is the NATS bridge's state.
+type ClusterSnapshot struct {
+	Connected      bool
+	Published      uint64 // lines published to other nodes
+	PublishDropped uint64 // lines that could not be published
+	Received       uint64 // lines received from other nodes
+	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
+	Malformed      uint64 // messages that held no whole frames
+	Outages        uint64 // NATS disconnections
 }
 
 // Source returns a Snapshot; it is called on every scrape.
@@ -85,11 +97,21 @@ var (
 	descRounds     = prometheus.NewDesc("fanout_rounds_total", "Delivery rounds run by the event loops.", nil, nil)
 	descWrites     = prometheus.NewDesc("fanout_writes_total", "Write calls to client sockets.", nil, nil)
 	descShardConns = prometheus.NewDesc("fanout_shard_connections", "Connections per registry shard.", []string{"shard"}, nil)
+
+	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
+	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
+	descClusterPubDrop   = prometheus.NewDesc("fanout_cluster_publish_dropped_lines_total", "Lines not published (queue full or NATS down past its buffer).", nil, nil)
+	descClusterRecv      = prometheus.NewDesc("fanout_cluster_received_lines_total", "Lines received from other nodes.", nil, nil)
+	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
+	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject that held no whole frames.", nil, nil)
+	descClusterOutages   = prometheus.NewDesc("fanout_cluster_outages_total", "NATS disconnections.", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
-		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns} {
+		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
+		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
+		descClusterMalformed, descClusterOutages} {
 		ch <- d
 	}
 }
@@ -117,5 +139,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descWrites, s.Writes)
 	for i, n := range s.ShardConns {
 		gauge(descShardConns, float64(n), strconv.Itoa(i))
+	}
+	if c := s.Cluster; c != nil {
+		up := 0.0
+		if c.Connected {
+			up = 1
+		}
+		gauge(descClusterUp, up)
+		counter(descClusterPub, c.Published)
+		counter(descClusterPubDrop, c.PublishDropped)
+		counter(descClusterRecv, c.Received)
+		counter(descClusterRecvDrop, c.ReceiveDropped)
+		counter(descClusterMalformed, c.Malformed)
+		counter(descClusterOutages, c.Outages)
 	}
 }

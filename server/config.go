@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fanout/fanout/cluster"
 )
 
 // Defaults for Config fields left at their zero value.
@@ -93,6 +95,18 @@ type Config struct {
 	MetricsAddr string
 	// Pprof adds /debug/pprof/ to the metrics listener.
 	Pprof bool
+
+	// ClusterURLs, when set, joins this node to a broadcast domain through
+	// the NATS server(s) at these comma-separated nats:// URLs.
+	ClusterURLs string
+	// ClusterSubject is the domain's NATS subject. Default "fanout.broadcast".
+	ClusterSubject string
+	// ClusterCreds is a NATS credentials file; ClusterTLSCA, ClusterTLSCert
+	// and ClusterTLSKey set up TLS to NATS. All optional.
+	ClusterCreds, ClusterTLSCA, ClusterTLSCert, ClusterTLSKey string
+	// ClusterReconnectWait is the pause between reconnect attempts to NATS.
+	// Default 2s.
+	ClusterReconnectWait time.Duration
 }
 
 // Flood control modes.
@@ -132,6 +146,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Flood == "" {
 		c.Flood = FloodClose
+	}
+	if c.ClusterSubject == "" {
+		c.ClusterSubject = cluster.DefaultSubject
+	}
+	if c.ClusterReconnectWait == 0 {
+		c.ClusterReconnectWait = cluster.DefaultReconnectWait
 	}
 	return c
 }
@@ -192,6 +212,22 @@ func (c Config) Validate() error {
 		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
 	case c.TCPKeepAlive < 0:
 		return bad("--tcp-keepalive", "must not be negative, got %s", c.TCPKeepAlive)
+	}
+	if c.ClusterURLs != "" {
+		for _, u := range strings.Split(c.ClusterURLs, ",") {
+			if !strings.Contains(u, "://") {
+				return bad("--cluster", "%q is not a URL like nats://host:4222", u)
+			}
+		}
+		if strings.ContainsAny(c.ClusterSubject, " *>") || c.ClusterSubject == "" {
+			return bad("--cluster-subject", "%q is not a plain NATS subject", c.ClusterSubject)
+		}
+		if (c.ClusterTLSCert == "") != (c.ClusterTLSKey == "") {
+			return bad("--cluster-tls-cert", "needs --cluster-tls-key, and the other way round")
+		}
+	}
+	if c.ClusterReconnectWait < 0 {
+		return bad("--cluster-reconnect-wait", "must not be negative, got %s", c.ClusterReconnectWait)
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

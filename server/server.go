@@ -15,6 +15,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/fanout/fanout/cluster"
 	"github.com/fanout/fanout/metrics"
 	"github.com/fanout/fanout/shard"
 )
@@ -29,7 +30,8 @@ type Server struct {
 	fan   *shard.Fanout
 	perIP *ipLimiter
 	mets  *metrics.Metrics
-	web   *metrics.HTTP // nil without --metrics-addr
+	web   *metrics.HTTP   // nil without --metrics-addr
+	peers *cluster.Bridge // nil without --cluster; set before the loops start
 
 	eng    gnet.Engine   // set in OnBoot, before booted closes
 	booted chan struct{} // closed by OnBoot
@@ -82,6 +84,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.MetricsAddr != "" {
 		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
 	}
+	if cfg.ClusterURLs != "" {
+		opts.OnBatch = func(buf []byte, lines int) { s.peers.Offer(buf, lines) }
+	}
 	s.fan = shard.New(shard.NewRegistry(cfg.Shards), opts)
 	return s, nil
 }
@@ -93,6 +98,9 @@ func (s *Server) Config() Config { return s.cfg }
 // that kept them from starting.
 func (s *Server) Start() error {
 	s.started = time.Now()
+	if err := s.joinCluster(); err != nil {
+		return err
+	}
 	protoAddrs := make([]string, len(s.specs))
 	for i, l := range s.specs {
 		protoAddrs[i] = l.protoAddr()
@@ -118,15 +126,60 @@ func (s *Server) Start() error {
 		if err == nil {
 			err = errors.New("engine stopped before it started")
 		}
+		s.leaveCluster()
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
 	if err := s.afterBoot(); err != nil {
 		s.stopping.Store(true)
 		_ = s.eng.Stop(context.Background())
 		<-s.done
+		s.leaveCluster()
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// joinCluster connects to the NATS domain when configured; it fails when
+// NATS cannot be reached or another live node has our node number.
+func (s *Server) joinCluster() error {
+	if s.cfg.ClusterURLs == "" {
+		return nil
+	}
+	host, _ := os.Hostname()
+	peers, err := cluster.Join(cluster.Config{
+		URLs:          s.cfg.ClusterURLs,
+		Subject:       s.cfg.ClusterSubject,
+		Node:          s.cfg.Node,
+		Creds:         s.cfg.ClusterCreds,
+		TLSCA:         s.cfg.ClusterTLSCA,
+		TLSCert:       s.cfg.ClusterTLSCert,
+		TLSKey:        s.cfg.ClusterTLSKey,
+		ReconnectWait: s.cfg.ClusterReconnectWait,
+		Describe:      fmt.Sprintf("fanout node %d, pid %d on %s", s.cfg.Node, os.Getpid(), host),
+	}, s.injectRemote, s.log)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.peers = peers
+	return nil
+}
+
+// injectRemote delivers another node's batch to the local clients. Runs on
+// nats.go's subscription goroutine.
+func (s *Server) injectRemote(buf []byte, lines int) {
+	if s.draining.Load() {
+		return // as for local lines: nothing new once the drain began
+	}
+	s.fan.Inject(buf, lines)
+}
+
+func (s *Server) leaveCluster() {
+	if s.peers == nil {
+		return
+	}
+	if err := s.peers.Close(2 * time.Second); err != nil {
+		s.log.Warn("leaving cluster", "err", err)
+	}
 }
 
 // afterBoot learns the bound addresses and starts the metrics listener and
@@ -158,6 +211,9 @@ func (s *Server) afterBoot() error {
 	}
 	if s.web != nil {
 		attrs = append(attrs, "metrics_addr", s.web.Addr().String(), "pprof", s.cfg.Pprof)
+	}
+	if s.peers != nil {
+		attrs = append(attrs, "cluster_subject", s.cfg.ClusterSubject)
 	}
 	s.log.Info("listening", attrs...)
 	return nil
@@ -212,11 +268,12 @@ func (s *Server) MetricsAddr() net.Addr {
 	return s.web.Addr()
 }
 
-// Ready reports whether the server takes traffic: listening, not draining.
+// Ready reports whether the server takes traffic: listening, not
+// draining, and (in a cluster) connected to NATS.
 func (s *Server) Ready() bool {
 	select {
 	case <-s.booted:
-		return !s.draining.Load()
+		return !s.draining.Load() && (s.peers == nil || s.peers.Connected())
 	default:
 		return false
 	}
@@ -258,6 +315,12 @@ func (s *Server) snapshot() metrics.Snapshot {
 		snap.LinesDropped += ls.dropped.Load()
 	}
 	s.loopsMu.Unlock()
+	if s.peers != nil {
+		cs := s.peers.Stats()
+		snap.Cluster = &metrics.ClusterSnapshot{Connected: cs.Connected, Published: cs.Published,
+			PublishDropped: cs.PublishDropped, Received: cs.Received, ReceiveDropped: cs.ReceiveDropped,
+			Malformed: cs.Malformed, Outages: cs.Outages}
+	}
 	reg := s.fan.Registry()
 	snap.ShardConns = make([]int, reg.Shards())
 	for i := range snap.ShardConns {
@@ -325,6 +388,7 @@ func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
 		runErr = ctx.Err()
 	}
 	s.fan.Close()
+	s.leaveCluster()
 	var webErr error
 	if s.web != nil {
 		webErr = s.web.Close(ctx)

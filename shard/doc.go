@@ -26,6 +26,10 @@
 // is never held back by a timer; an optional coalescing window spaces rounds
 // only when they already come back to back.
 //
+// Frames from other nodes of a cluster enter through [Fanout.Inject] as a
+// batch with no local sender, and batches of local lines leave through
+// Options.OnBatch; the shard package itself knows nothing of NATS.
+//
 // Concurrency rule: a Member's fields and a Hub's loop-owned fields are read
 // and written only on that hub's event loop (the methods say "Runs on the
 // member's loop"). Batches are immutable once sealed and are recycled when

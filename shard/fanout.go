@@ -40,6 +40,11 @@ type Options struct {
 	// handed to the hubs, with its line count and how long its first line
 	// waited since it arrived. Once per batch, never per recipient.
 	OnSeal func(lines int, waited time.Duration)
+	// OnBatch, if set, is called on the origin loop with each sealed batch
+	// of locally sent lines (frames laid end to end) before the hubs get
+	// it. buf is recycled after delivery: copy what must outlive the call.
+	// The cluster bridge publishes batches to other nodes through it.
+	OnBatch func(buf []byte, lines int)
 }
 
 // Fanout delivers every published line to every other member, batched per
@@ -120,6 +125,24 @@ func (f *Fanout) Stats() Stats {
 		s.Evictions += h.evictions.Load()
 	}
 	return s
+}
+
+// Inject hands frames that arrived from elsewhere (another node) to every
+// hub, as one batch: each member gets all of them. buf holds whole frames
+// ("<id>:<line>\r\n" …) and becomes the fan-out's; the caller must not
+// touch it again. Safe for concurrent use; calls from one goroutine are
+// delivered in order.
+func (f *Fanout) Inject(buf []byte, lines int) {
+	hubs := f.Hubs()
+	if len(hubs) == 0 || len(buf) == 0 {
+		return
+	}
+	b := batchPool.Get().(*batch)
+	b.buf, b.lines = buf, lines
+	b.refs.Store(int32(len(hubs)))
+	for _, h := range hubs {
+		h.enqueue(b)
+	}
 }
 
 // Each runs fn on every member, on each member's own loop (one task per

@@ -111,6 +111,9 @@ func (h *Hub) flush() {
 	if h.f.opts.OnSeal != nil {
 		h.f.opts.OnSeal(b.lines, time.Since(b.first))
 	}
+	if h.f.opts.OnBatch != nil {
+		h.f.opts.OnBatch(b.buf, b.lines)
+	}
 	hubs := h.f.Hubs()
 	b.refs.Store(int32(len(hubs)))
 	for _, o := range hubs {

@@ -1,0 +1,294 @@
+// Package cluster joins fanout nodes into one broadcast domain through
+// NATS (github.com/nats-io/nats.go), not a protocol of our own.
+//
+// Each node publishes every batch of lines its own clients sent, as one
+// NATS message holding the encoded frames ("<id>:<line>\r\n" …), on one
+// subject, and hands every batch it receives there to its local fan-out.
+// The node's connection is opened with NoEcho, and each message carries its
+// origin node in a header, so a node never re-delivers its own lines.
+// Sender IDs are snowflakes, unique across the domain as long as node
+// numbers are: a joining node asks on a control subject whether a live
+// node already has its number, and refuses to start if one answers.
+//
+// Delivery across nodes is at-most-once, like core NATS: lines published
+// while the connection is down wait in nats.go's bounded reconnect buffer
+// and are dropped past it; lines other nodes published during the outage
+// never reach this node. Local delivery never depends on NATS.
+//
+// Concurrency rule: Offer runs on event loops and only copies the batch
+// into a bounded channel (never blocks; a full channel drops and counts).
+// One publisher goroutine owns publishing; nats.go's subscription goroutine
+// owns receiving and injects batches in arrival order. Counters are atomic.
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Defaults for Config fields left at zero.
+const (
+	DefaultSubject       = "fanout.broadcast"
+	DefaultReconnectWait = 2 * time.Second
+	DefaultPublishQueue  = 1024     // batches
+	DefaultPendingBytes  = 64 << 20 // received, not yet injected
+	nodeCheckTimeout     = time.Second
+	originHeader         = "Fanout-Node"
+)
+
+// Config says how to join the domain.
+type Config struct {
+	URLs          string        // comma-separated nats:// URLs (credentials may be in the URL)
+	Subject       string        // broadcast subject; the control subject is Subject+".node.<n>"
+	Node          int64         // this node's snowflake node number
+	Creds         string        // NATS credentials file (JWT + nkey), optional
+	TLSCA         string        // CA file to verify the NATS server, optional
+	TLSCert       string        // client certificate file, optional (with TLSKey)
+	TLSKey        string        // client key file, optional
+	ReconnectWait time.Duration // between reconnect attempts (nats.go adds jitter)
+	PublishQueue  int           // batches waiting to be published; past it they are dropped
+	PendingBytes  int           // bytes received and not yet injected; past it NATS drops
+	Describe      string        // how this node answers the node-number check
+}
+
+// Stats are the bridge's counters.
+type Stats struct {
+	Connected      bool
+	Published      uint64 // lines published
+	PublishDropped uint64 // lines not published: queue full, or NATS refused them
+	Received       uint64 // lines received from other nodes
+	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
+	Malformed      uint64 // messages that did not hold whole frames
+	Outages        uint64 // disconnections seen
+}
+
+// Bridge is a node's link to the domain.
+type Bridge struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	sub    *nats.Subscription
+	ctl    *nats.Subscription
+	header nats.Header // origin header, shared read-only by every message
+	inject func(buf []byte, lines int)
+	queue  chan outMsg
+	wg     sync.WaitGroup
+	closed sync.Once
+
+	published, publishDropped, received, malformed, outages atomic.Uint64
+}
+
+type outMsg struct {
+	data  []byte
+	lines int
+}
+
+// ErrNodeInUse is returned by Join when a live node has the same number.
+var ErrNodeInUse = errors.New("cluster: node number already in use")
+
+// Join connects to NATS, checks that no live node has cfg.Node, and starts
+// relaying: inject receives other nodes' batches (on nats.go's goroutine,
+// in arrival order).
+func Join(cfg Config, inject func(buf []byte, lines int), log *slog.Logger) (*Bridge, error) {
+	if cfg.Subject == "" {
+		cfg.Subject = DefaultSubject
+	}
+	if cfg.ReconnectWait <= 0 {
+		cfg.ReconnectWait = DefaultReconnectWait
+	}
+	if cfg.PublishQueue <= 0 {
+		cfg.PublishQueue = DefaultPublishQueue
+	}
+	if cfg.PendingBytes <= 0 {
+		cfg.PendingBytes = DefaultPendingBytes
+	}
+	node := strconv.FormatInt(cfg.Node, 10)
+	b := &Bridge{
+		cfg:    cfg,
+		log:    log.With("component", "cluster"),
+		header: nats.Header{originHeader: []string{node}},
+		inject: inject,
+		queue:  make(chan outMsg, cfg.PublishQueue),
+	}
+	opts := []nats.Option{
+		nats.Name("fanout node " + node),
+		nats.NoEcho(),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.outages.Add(1)
+			b.log.Warn("NATS connection lost; local broadcast continues, cross-node lines are not relayed until it returns", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.log.Info("NATS connection restored", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			b.log.Warn("NATS error", "err", err)
+		}),
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+	}
+	nc, err := nats.Connect(cfg.URLs, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to %s: %w", redact(cfg.URLs), err)
+	}
+	b.nc = nc
+	if err := b.checkNode(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := b.subscribe(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b.wg.Add(1)
+	go b.publish()
+	b.log.Info("joined broadcast domain", "url", nc.ConnectedUrlRedacted(), "subject", cfg.Subject, "node", cfg.Node)
+	return b, nil
+}
+
+func (b *Bridge) controlSubject() string {
+	return b.cfg.Subject + ".node." + strconv.FormatInt(b.cfg.Node, 10)
+}
+
+// checkNode asks whether a live node answers for our number.
+func (b *Bridge) checkNode() error {
+	reply, err := b.nc.Request(b.controlSubject(), nil, nodeCheckTimeout)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: node %d is live (%s); give every node its own --node",
+			ErrNodeInUse, b.cfg.Node, reply.Data)
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout):
+		return nil
+	default:
+		return fmt.Errorf("cluster: node-number check: %w", err)
+	}
+}
+
+func (b *Bridge) subscribe() error {
+	ctl, err := b.nc.Subscribe(b.controlSubject(), func(m *nats.Msg) {
+		if err := m.Respond([]byte(b.cfg.Describe)); err != nil {
+			b.log.Warn("answering node-number check", "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe %s: %w", b.controlSubject(), err)
+	}
+	sub, err := b.nc.Subscribe(b.cfg.Subject, b.receive)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe %s: %w", b.cfg.Subject, err)
+	}
+	if err := sub.SetPendingLimits(-1, b.cfg.PendingBytes); err != nil {
+		return fmt.Errorf("cluster: pending limits: %w", err)
+	}
+	b.ctl, b.sub = ctl, sub
+	// The subscriptions must reach the server before we count as joined.
+	if err := b.nc.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("cluster: flush subscriptions: %w", err)
+	}
+	return nil
+}
+
+// receive injects one batch from another node. Runs on nats.go's
+// subscription goroutine, one message at a time.
+func (b *Bridge) receive(m *nats.Msg) {
+	if m.Header.Get(originHeader) == b.header.Get(originHeader) {
+		return // our own (NoEcho makes this rare: a second connection of ours)
+	}
+	lines := bytes.Count(m.Data, []byte{'\n'})
+	if lines == 0 || !bytes.HasSuffix(m.Data, []byte("\r\n")) {
+		b.malformed.Add(1)
+		return
+	}
+	b.received.Add(uint64(lines))
+	b.inject(m.Data, lines)
+}
+
+// Offer queues a sealed batch for publishing; it copies buf and never
+// blocks: when the queue is full the batch is dropped and counted.
+// Runs on an event loop; safe for concurrent use.
+func (b *Bridge) Offer(buf []byte, lines int) {
+	msg := outMsg{data: append([]byte(nil), buf...), lines: lines}
+	select {
+	case b.queue <- msg:
+	default:
+		b.publishDropped.Add(uint64(lines))
+	}
+}
+
+// publish is the publisher goroutine.
+func (b *Bridge) publish() {
+	defer b.wg.Done()
+	for m := range b.queue {
+		err := b.nc.PublishMsg(&nats.Msg{Subject: b.cfg.Subject, Header: b.header, Data: m.data})
+		if err != nil {
+			b.publishDropped.Add(uint64(m.lines))
+			continue
+		}
+		b.published.Add(uint64(m.lines))
+	}
+}
+
+// Connected reports whether the NATS connection is up.
+func (b *Bridge) Connected() bool { return b.nc.IsConnected() }
+
+// Stats returns the counters. Safe for concurrent use.
+func (b *Bridge) Stats() Stats {
+	dropped, _ := b.sub.Dropped()
+	return Stats{
+		Connected:      b.Connected(),
+		Published:      b.published.Load(),
+		PublishDropped: b.publishDropped.Load(),
+		Received:       b.received.Load(),
+		ReceiveDropped: uint64(max(dropped, 0)),
+		Malformed:      b.malformed.Load(),
+		Outages:        b.outages.Load(),
+	}
+}
+
+// Close publishes what is queued (bounded by timeout) and leaves the
+// domain. Call it after the event loops have stopped offering batches.
+func (b *Bridge) Close(timeout time.Duration) error {
+	var err error
+	b.closed.Do(func() {
+		close(b.queue)
+		b.wg.Wait()
+		if b.nc.IsConnected() {
+			err = b.nc.FlushTimeout(timeout)
+		}
+		b.nc.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: flush on close: %w", err)
+	}
+	return nil
+}
+
+// redact hides passwords in URLs for logs and errors.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+				parts[i] = u[:scheme+3] + "***" + u[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}

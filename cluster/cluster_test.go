@@ -1,0 +1,278 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/server"
+)
+
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startNATS runs an embedded NATS server on 127.0.0.1 (port -1: a free one).
+func startNATS(t *testing.T, port int) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("nats server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+type node struct {
+	*server.Server
+	stopped bool
+}
+
+func startNode(t *testing.T, natsURL string, id int64) *node {
+	t.Helper()
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Node: id, ClusterURLs: natsURL,
+		ClusterReconnectWait: 50 * time.Millisecond}, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("node %d: %v", id, err)
+	}
+	n := &node{Server: s}
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+func (n *node) stop(t *testing.T) {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	if _, err := n.Shutdown(context.Background()); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+type client struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(t *testing.T, n *node) *client {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", n.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &client{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the body (after "<id>:") of the next line.
+func (c *client) read(timeout time.Duration) (string, error) {
+	_ = c.c.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	_, body, _ := strings.Cut(strings.TrimSuffix(line, "\r\n"), ":")
+	return body, nil
+}
+
+func (c *client) mustRead() string {
+	c.t.Helper()
+	b, err := c.read(10 * time.Second)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return b
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDomainDeliversEverywhere: three nodes on one NATS server, three
+// clients on each; every line reaches every other client on every node
+// exactly once, never its sender, in per-sender order.
+func TestDomainDeliversEverywhere(t *testing.T) {
+	const nodes, perNode, lines = 3, 3, 40
+	ns := startNATS(t, -1)
+	var clients []*client
+	for i := range nodes {
+		n := startNode(t, ns.ClientURL(), int64(i+1))
+		for range perNode {
+			clients = append(clients, dial(t, n))
+		}
+	}
+	waitFor(t, "NATS subscriptions", func() bool { return ns.NumSubscriptions() >= nodes*2 })
+	time.Sleep(100 * time.Millisecond) // let the servers register the TCP clients
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients)*2)
+	for i, c := range clients {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			var sb strings.Builder
+			for n := range lines {
+				fmt.Fprintf(&sb, "c%d %d\n", i, n)
+				if n%5 == 4 {
+					if _, err := c.c.Write([]byte(sb.String())); err != nil {
+						errs <- err
+						return
+					}
+					sb.Reset()
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			next := make([]int, len(clients))
+			for got := 0; got < (len(clients)-1)*lines; got++ {
+				body, err := c.read(10 * time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("client %d after %d lines: %w", i, got, err)
+					return
+				}
+				var from, n int
+				if _, err := fmt.Sscanf(body, "c%d %d", &from, &n); err != nil || from == i || n != next[from] {
+					errs <- fmt.Errorf("client %d: got %q, want line %d of c%d (own, lost, doubled or reordered)", i, body, next[from], from)
+					return
+				}
+				next[from]++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, c := range clients {
+		if body, err := c.read(50 * time.Millisecond); err == nil {
+			t.Errorf("client %d got an extra line %q", i, body)
+		}
+	}
+}
+
+func TestDuplicateNodeNumberRefused(t *testing.T) {
+	ns := startNATS(t, -1)
+	startNode(t, ns.ClientURL(), 7)
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Node: 7, ClusterURLs: ns.ClientURL()}, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start()
+	if !errors.Is(err, cluster.ErrNodeInUse) {
+		t.Fatalf("second node 7 started: err = %v, want ErrNodeInUse", err)
+	}
+	if !strings.Contains(err.Error(), "node 7") {
+		t.Errorf("error does not name the node: %v", err)
+	}
+	startNode(t, ns.ClientURL(), 8) // another number is fine
+}
+
+// TestOutageAndRecovery stops NATS mid-run: local delivery goes on and the
+// nodes report not-ready; NATS returns on the same port and cross-node
+// delivery resumes without restarting the nodes.
+func TestOutageAndRecovery(t *testing.T) {
+	ns := startNATS(t, -1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	n1, n2 := startNode(t, ns.ClientURL(), 1), startNode(t, ns.ClientURL(), 2)
+	a, b, c := dial(t, n1), dial(t, n1), dial(t, n2)
+	time.Sleep(100 * time.Millisecond)
+	a.send("before\n")
+	for _, r := range []*client{b, c} {
+		if got := r.mustRead(); got != "before" {
+			t.Fatalf("got %q", got)
+		}
+	}
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitFor(t, "nodes to notice the outage", func() bool { return !n1.Ready() && !n2.Ready() })
+	a.send("during\n")
+	if got := b.mustRead(); got != "during" {
+		t.Fatalf("local delivery during the outage: got %q", got)
+	}
+
+	startNATS(t, port)
+	waitFor(t, "nodes to reconnect", func() bool { return n1.Ready() && n2.Ready() })
+	time.Sleep(100 * time.Millisecond) // resubscription reaches the server
+	a.send("after\n")
+	if got := b.mustRead(); got != "after" {
+		t.Fatalf("b got %q", got)
+	}
+	// "during" may or may not cross (at-most-once across nodes); "after" must.
+	got := c.mustRead()
+	if got == "during" {
+		got = c.mustRead()
+	}
+	if got != "after" {
+		t.Fatalf("c got %q, want after", got)
+	}
+	c.send("back\n")
+	for _, r := range []*client{a, b} {
+		if got := r.mustRead(); got != "back" {
+			t.Fatalf("got %q", got)
+		}
+	}
+}
+
+func TestNodeLeavingDoesNotDisturbOthers(t *testing.T) {
+	ns := startNATS(t, -1)
+	n1, n2, n3 := startNode(t, ns.ClientURL(), 1), startNode(t, ns.ClientURL(), 2), startNode(t, ns.ClientURL(), 3)
+	a, gone, c := dial(t, n1), dial(t, n2), dial(t, n3)
+	time.Sleep(100 * time.Millisecond)
+	a.send("one\n")
+	if gone.mustRead() != "one" || c.mustRead() != "one" {
+		t.Fatal("first line not everywhere")
+	}
+	n2.stop(t)
+	a.send("two\n")
+	if got := c.mustRead(); got != "two" {
+		t.Fatalf("c got %q", got)
+	}
+	c.send("three\n")
+	if got := a.mustRead(); got != "three" {
+		t.Fatalf("a got %q", got)
+	}
+}
