@@ -25,6 +25,7 @@ type options struct {
 	runs       int
 	jsonOut    bool
 	serverArgs string
+	nodes      int
 }
 
 // Main is the `fanout bench` subcommand; it returns the exit code.
@@ -40,6 +41,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.compare, "compare", false, "run against fanout and the baseline, alternating, each on a fresh process, and print ratios")
 	fs.IntVar(&o.runs, "runs", 1, "runs per target; figures are medians")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
+	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 2ms\"")
 	fs.IntVar(&w.Clients, "clients", 0, "connections")
 	fs.IntVar(&w.Senders, "senders", 0, "how many of the connections send")
@@ -97,6 +99,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
 		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
+		return 2
+	}
+	if o.nodes < 1 || (o.nodes > 1 && (o.addrs != "" || o.baseline)) {
+		fmt.Fprintln(stderr, "fanout bench: --nodes must be ≥ 1 and starts fanout nodes itself (no --addr or --baseline)")
 		return 2
 	}
 
@@ -159,8 +165,22 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Writer) (*Result, error) {
 	progress := progressPrinter(log)
 	if o.addrs != "" {
-		t := Target{Name: o.addrs, Addrs: strings.Split(o.addrs, ","), PID: o.pid}
+		t := Target{Name: o.addrs, Addrs: strings.Split(o.addrs, ",")}
+		if o.pid > 0 {
+			t.PIDs = []int{o.pid}
+		}
 		return Run(ctx, t, sc.Workload, progress)
+	}
+	if kind == "fanout" && o.nodes > 1 {
+		c, err := StartNodes(o.nodes, strings.Fields(o.serverArgs))
+		if err != nil {
+			return nil, err
+		}
+		res, err := Run(ctx, c.Target, sc.Workload, progress)
+		if stopErr := c.Stop(30 * time.Second); err == nil && stopErr != nil {
+			err = stopErr
+		}
+		return res, err
 	}
 	p, err := StartProcess(kind, strings.Fields(o.serverArgs))
 	if err != nil {

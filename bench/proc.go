@@ -45,6 +45,19 @@ func sampleProc(pid int) procSample {
 	return s
 }
 
+// sampleProcs sums the samples of several processes (peaks are summed too:
+// an upper bound of the combined peak).
+func sampleProcs(pids []int) procSample {
+	var sum procSample
+	for _, pid := range pids {
+		s := sampleProc(pid)
+		sum.cpu += s.cpu
+		sum.rss += s.rss
+		sum.hwm += s.hwm
+	}
+	return sum
+}
+
 func statusKB(status []byte, key string) uint64 {
 	i := bytes.Index(status, []byte(key))
 	if i < 0 {

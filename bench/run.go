@@ -21,7 +21,7 @@ import (
 type Target struct {
 	Name  string   // shown in reports: "fanout", "baseline", an address
 	Addrs []string // clients are spread over these round-robin
-	PID   int      // server process for CPU and RSS figures; 0 = unknown
+	PIDs  []int    // server processes for CPU and RSS figures (summed); none = unknown
 }
 
 // fdReserve is the number of descriptors kept free for everything but
@@ -85,7 +85,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
 	}
 	res := &Result{Target: target.Name, Workload: w}
-	before := sampleProc(target.PID)
+	before := sampleProcs(target.PIDs)
 	res.ServerRSSIdleBytes = before.rss
 
 	connectStart := time.Now()
@@ -106,10 +106,10 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		go func() { defer readers.Done(); r.read(c) }()
 	}
 	time.Sleep(time.Until(start))
-	res.ServerRSSConnectedBytes = sampleProc(target.PID).rss
+	res.ServerRSSConnectedBytes = sampleProcs(target.PIDs).rss
 
 	genBefore := selfCPU()
-	srvBefore := sampleProc(target.PID)
+	srvBefore := sampleProcs(target.PIDs)
 	var senders sync.WaitGroup
 	sendCtx, cancelSend := context.WithDeadline(ctx, time.Unix(0, r.winTo))
 	for s := 0; s < w.Senders; s++ {
@@ -126,7 +126,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		time.Sleep(5 * time.Millisecond)
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
-	srvAfter := sampleProc(target.PID)
+	srvAfter := sampleProcs(target.PIDs)
 	genAfter := selfCPU()
 	r.closeAll()
 	readers.Wait()
@@ -137,7 +137,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+22) / 1e6 // payload + id, ':' and CRLF
 	res.AskedDeliveriesPerSec = w.Rate * float64(w.Clients-1)
 	res.GeneratorCPUSeconds = (genAfter - genBefore).Seconds()
-	if target.PID > 0 {
+	if len(target.PIDs) > 0 {
 		// CPU from the first line sent to the end of the drain, over every
 		// delivery of that time (warm-up included).
 		res.ServerCPUSeconds = srvAfter.cpu.Seconds() - srvBefore.cpu.Seconds()

@@ -49,7 +49,7 @@ func StartProcess(kind string, extraArgs []string) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start %s server: %w", kind, err)
 	}
-	p := &Process{Target: Target{Name: kind, PID: cmd.Process.Pid}, cmd: cmd, done: make(chan error, 1)}
+	p := &Process{Target: Target{Name: kind, PIDs: []int{cmd.Process.Pid}}, cmd: cmd, done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
