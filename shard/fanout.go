@@ -19,6 +19,10 @@ var ErrSlowConsumer = errors.New("shard: slow consumer")
 // instead of at the end of the event-loop cycle.
 const DefaultSealBytes = 256 << 10
 
+// DefaultCoalesceDuty keeps delivery writes to about a quarter of a loop's
+// time once coalescing opens.
+const DefaultCoalesceDuty = 4
+
 // Options tunes a Fanout. The zero value is usable: no pending cap, no
 // coalescing, DefaultSealBytes.
 type Options struct {
@@ -26,11 +30,15 @@ type Options struct {
 	// gnet's outbound buffer) before a write; past it the member is evicted
 	// instead of written to. 0 means no cap.
 	MaxPending int
-	// Coalesce is the shortest spacing between two delivery rounds of one
-	// hub. It only holds a round back when the previous one started less
-	// than Coalesce ago, i.e. when rounds already come back to back; a lone
-	// line after a quiet spell goes out at once. 0 turns it off.
+	// Coalesce bounds the coalescing window: the pause a hub may put
+	// between the starts of two delivery rounds so that each write carries
+	// more lines. The window is CoalesceDuty times what the previous round
+	// took to write, capped at Coalesce: it opens only when writing is
+	// expensive (many members, many rounds), and a line arriving after a
+	// quiet spell goes out at once. 0 turns coalescing off.
 	Coalesce time.Duration
+	// CoalesceDuty is that multiple; default DefaultCoalesceDuty.
+	CoalesceDuty float64
 	// SealBytes seals the outbox early once it holds this many bytes.
 	SealBytes int
 	// OnEvict is called, on the member's loop, when a member is cut off.
@@ -64,6 +72,9 @@ type Fanout struct {
 func New(reg *Registry, opts Options) *Fanout {
 	if opts.SealBytes <= 0 {
 		opts.SealBytes = DefaultSealBytes
+	}
+	if opts.CoalesceDuty <= 0 {
+		opts.CoalesceDuty = DefaultCoalesceDuty
 	}
 	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub)}
 	f.hubs.Store(&[]*Hub{})

@@ -239,11 +239,11 @@ func TestLeaveDuringRound(t *testing.T) {
 }
 
 // TestCoalesceHoldsOnlyBackToBackRounds: with a window far longer than the
-// test, the first line after a quiet spell is delivered at once, and a line
-// right behind it is held for the window.
+// test (a huge duty factor, capped at an hour), the first line after a
+// quiet spell is delivered at once, and a line right behind it is held.
 func TestCoalesceHoldsOnlyBackToBackRounds(t *testing.T) {
 	l := newTestLoop(t)
-	f := New(NewRegistry(1), Options{Coalesce: time.Hour})
+	f := New(NewRegistry(1), Options{Coalesce: time.Hour, CoalesceDuty: 1e12})
 	t.Cleanup(f.Close)
 	a, b := join(f, l, 1), join(f, l, 2)
 	l.do(func() { a.Publish([]byte("first")) })

@@ -21,16 +21,17 @@ type Hub struct {
 	deliverTask gnet.Runnable // runs a delivery round; built once
 	timer       *time.Timer   // fires a held-back round (Coalesce > 0)
 
-	members      []*Member // loop-owned: everyone living on this loop
-	out          *batch    // loop-owned: frames read this cycle, not yet sealed
-	flushPending bool      // loop-owned: flushTask is queued
-	delivering   bool      // loop-owned: a round is writing to members
-	leaving      []*Member // loop-owned: left during a round, removed after it
-	round        []*batch  // loop-owned: the batches of the current round
-	roundBuf     []byte    // loop-owned: the round's batches laid end to end
-	roundSeq     uint64    // loop-owned: numbers rounds for Member.mark
-	lastRound    time.Time // loop-owned: when the previous round started
-	iov          [][]byte  // loop-owned: scratch for a sender's writev
+	members      []*Member     // loop-owned: everyone living on this loop
+	out          *batch        // loop-owned: frames read this cycle, not yet sealed
+	flushPending bool          // loop-owned: flushTask is queued
+	delivering   bool          // loop-owned: a round is writing to members
+	leaving      []*Member     // loop-owned: left during a round, removed after it
+	round        []*batch      // loop-owned: the batches of the current round
+	roundBuf     []byte        // loop-owned: the round's batches laid end to end
+	roundSeq     uint64        // loop-owned: numbers rounds for Member.mark
+	lastRound    time.Time     // loop-owned: when the previous round started
+	lastCost     time.Duration // loop-owned: how long the previous round took to write
+	iov          [][]byte      // loop-owned: scratch for a sender's writev
 
 	mu             sync.Mutex
 	inbox          []*batch // guarded by mu: sealed batches awaiting a round
@@ -138,9 +139,14 @@ func (h *Hub) enqueue(b *batch) {
 // Runs on the hub's loop.
 func (h *Hub) deliver() {
 	now := time.Now()
-	if w := h.f.opts.Coalesce; w > 0 {
-		// Rounds coming back to back: let more lines gather, up to w.
-		if wait := w - now.Sub(h.lastRound); wait > 0 {
+	if limit := h.f.opts.Coalesce; limit > 0 {
+		// The window widens with what the last round cost to write: rounds
+		// start at least CoalesceDuty times that apart, so writing takes at
+		// most 1/CoalesceDuty of the loop and each write carries more lines.
+		// Cheap rounds (few members, light load) get no window to speak of,
+		// and a line after a quiet spell never waits.
+		window := min(time.Duration(float64(h.lastCost)*h.f.opts.CoalesceDuty), limit)
+		if wait := window - now.Sub(h.lastRound); wait > 0 {
 			h.timer.Reset(wait)
 			return
 		}
@@ -162,6 +168,7 @@ func (h *Hub) deliver() {
 		h.writeTo(m, data)
 	}
 	h.delivering = false
+	h.lastCost = time.Since(now)
 
 	for i, m := range h.leaving {
 		h.remove(m)
