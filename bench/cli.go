@@ -52,7 +52,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&w.Drain, "drain", 0, "how long to wait for in-flight lines after sending stops (default 10s)")
 	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", 0, "dials in flight at once (default 64)")
 	fs.IntVar(&w.Window, "window", 0, "unpaced: lines each sender may have in flight (default 100)")
-	fs.IntVar(&w.ReadBuffer, "read-buf", 0, "bytes per read per connection (default 65536)")
+	fs.IntVar(&w.ReadBuffer, "read-buf", 0, "bytes per read syscall (default 262144)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)

@@ -5,14 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/fanout/fanout/server"
 )
@@ -36,13 +36,20 @@ const (
 	sampleFlush = 512 // samples a reader buffers before taking a shard lock
 )
 
+// readers is how many goroutines (each with its own epoll) read every
+// connection; the server has the other cores' worth of event loops.
+const readers = 2
+
 // conn is one client connection of the run.
 type conn struct {
 	idx      int
-	c        net.Conn
+	fd       int           // raw blocking socket
+	ackFor   int           // the sender this connection witnesses, or -1
 	tally    *Tally        // owned by the reader goroutine
+	carry    []byte        // owned by the reader: a partial line between reads
 	received atomic.Uint64 // payload lines, published once per read
 	inWindow uint64        // owned by the reader: lines sent in the measured window
+	done     bool          // owned by the reader: EOF or error seen
 	err      error         // owned by the reader, read after it ends
 }
 
@@ -100,10 +107,12 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	start := time.Now().Add(settle)
 	r.winFrom = start.Add(w.Warmup).UnixNano()
 	r.winTo = start.Add(w.Warmup + w.Duration).UnixNano()
-	var readers sync.WaitGroup
-	for _, c := range r.conns {
-		readers.Add(1)
-		go func() { defer readers.Done(); r.read(c) }()
+	var readerWG sync.WaitGroup
+	stopReaders := make(chan struct{})
+	readErrs := make([]error, readers)
+	for k := range readers {
+		readerWG.Add(1)
+		go func() { defer readerWG.Done(); readErrs[k] = r.read(k, stopReaders) }()
 	}
 	time.Sleep(time.Until(start))
 	res.ServerRSSConnectedBytes = sampleProcs(target.PIDs).rss
@@ -128,8 +137,12 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	res.DrainSeconds = time.Since(drainStart).Seconds()
 	srvAfter := sampleProcs(target.PIDs)
 	genAfter := selfCPU()
+	close(stopReaders)
+	readerWG.Wait()
 	r.closeAll()
-	readers.Wait()
+	if err := errors.Join(readErrs...); err != nil {
+		return nil, fmt.Errorf("bench: reader: %w", err)
+	}
 
 	r.fill(res, expected)
 	window := time.Duration(r.winTo - r.winFrom).Seconds()
@@ -172,7 +185,7 @@ func (r *run) connect(ctx context.Context) error {
 				if i >= r.w.Clients || ctx.Err() != nil {
 					return
 				}
-				c, err := r.dial(ctx, i, &source)
+				fd, err := r.dial(i, &source)
 				if err != nil {
 					mu.Lock()
 					if first == nil {
@@ -182,7 +195,7 @@ func (r *run) connect(ctx context.Context) error {
 					next.Store(int64(r.w.Clients)) // stop the others
 					return
 				}
-				r.conns[i] = &conn{idx: i, c: c, tally: NewTally(r.w.Senders)}
+				r.conns[i] = &conn{idx: i, fd: fd, ackFor: r.ackFor(i), tally: NewTally(r.w.Senders)}
 			}
 		}()
 	}
@@ -193,84 +206,132 @@ func (r *run) connect(ctx context.Context) error {
 	return first
 }
 
-func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (net.Conn, error) {
+func (r *run) dial(i int, source *atomic.Int32) (int, error) {
 	addr := r.target.Addrs[i%len(r.target.Addrs)]
+	sa, family, err := sockaddr(addr)
+	if err != nil {
+		return -1, err
+	}
 	for {
 		src := source.Load()
-		d := net.Dialer{Timeout: 10 * time.Second}
-		if src > 0 {
-			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(src+1))}
-		}
-		c, err := d.DialContext(ctx, "tcp", addr)
+		fd, err := dialRaw(sa, family, src)
 		if errors.Is(err, syscall.EADDRNOTAVAIL) && src < 250 {
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue
 		}
-		return c, err
+		return fd, err
 	}
 }
 
+// closeAll closes every socket. Runs after the readers and senders end, so
+// no descriptor number is reused under them.
 func (r *run) closeAll() {
 	for _, c := range r.conns {
 		if c != nil {
-			_ = c.c.Close()
+			_ = unix.Close(c.fd)
 		}
 	}
+}
+
+// ackFor returns the sender whose lines connection i acknowledges, or -1.
+func (r *run) ackFor(i int) int {
+	for s := 0; s < r.w.Senders; s++ {
+		if r.witness(s) == i {
+			return s
+		}
+	}
+	return -1
 }
 
 // witness is the connection whose reads acknowledge sender s's lines.
 func (r *run) witness(s int) int { return (s + 1) % r.w.Clients }
 
-// read is connection c's reader goroutine.
-func (r *run) read(c *conn) {
+// read is reader goroutine k: it owns every connection i with
+// i % readers == k and reads them through its own epoll instance until stop
+// closes or all of them have ended.
+func (r *run) read(k int, stop <-chan struct{}) error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	defer unix.Close(epfd)
+	byFD := map[int32]*conn{}
+	for i := k; i < len(r.conns); i += readers {
+		c := r.conns[i]
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		byFD[int32(c.fd)] = c
+	}
 	buf := make([]byte, r.w.ReadBuffer)
 	samples := make([]int64, 0, sampleFlush)
-	ackFor := -1 // the sender this connection witnesses
-	for s := 0; s < r.w.Senders; s++ {
-		if r.witness(s) == c.idx {
-			ackFor = s
-			break
+	events := make([]unix.EpollEvent, 256)
+	open := len(byFD)
+	defer func() { r.flushSamples(k, samples) }()
+	for open > 0 {
+		select {
+		case <-stop:
+			return nil
+		default:
 		}
-	}
-	start, end := 0, 0
-	for {
-		n, err := c.c.Read(buf[end:])
-		if n > 0 {
-			now := time.Now().UnixNano()
-			end += n
-			for {
-				i := bytes.IndexByte(buf[start:end], '\n')
-				if i < 0 {
-					break
-				}
-				line := buf[start : start+i]
-				start += i + 1
-				samples = r.account(c, line, now, ackFor, samples)
-			}
-			c.received.Store(c.tally.Received)
-			if start == end {
-				start, end = 0, 0
-			} else if end == len(buf) {
-				if start == 0 {
-					c.err = errors.New("bench: line longer than the read buffer")
-					break
-				}
-				end = copy(buf, buf[start:end])
-				start = 0
-			}
-		}
+		n, err := unix.EpollWait(epfd, events, 50)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				c.err = err
+			if errors.Is(err, unix.EINTR) {
+				continue
 			}
-			break
+			return os.NewSyscallError("epoll_wait", err)
+		}
+		now := time.Now().UnixNano() // one clock read per wake-up, not per line
+		for _, ev := range events[:n] {
+			c := byFD[ev.Fd]
+			if c == nil || c.done {
+				continue
+			}
+			samples = r.readOnce(c, buf, now, samples)
+			if c.done {
+				open--
+				_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+			}
 		}
 	}
-	r.flushSamples(c.idx, samples)
+	return nil
+}
+
+// readOnce reads what connection c has and accounts for its whole lines.
+// Runs on c's reader goroutine.
+func (r *run) readOnce(c *conn, buf []byte, now int64, samples []int64) []int64 {
+	carried := copy(buf, c.carry)
+	n, err := unix.Read(c.fd, buf[carried:])
+	switch {
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		return samples
+	case err != nil:
+		c.err, c.done = os.NewSyscallError("read", err), true
+		return samples
+	case n == 0:
+		c.done = true
+		return samples
+	}
+	data := buf[:carried+n]
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		samples = r.account(c, data[:i], now, samples)
+		data = data[i+1:]
+	}
+	if len(data) > len(buf)/2 {
+		c.err, c.done = errors.New("bench: line longer than half the read buffer"), true
+	}
+	c.carry = append(c.carry[:0], data...)
+	c.received.Store(c.tally.Received)
+	return samples
 }
 
 // account records one received line. Runs on c's reader goroutine.
-func (r *run) account(c *conn, line []byte, now int64, ackFor int, samples []int64) []int64 {
+func (r *run) account(c *conn, line []byte, now int64, samples []int64) []int64 {
 	if k := len(line); k > 0 && line[k-1] == '\r' {
 		line = line[:k-1]
 	}
@@ -281,7 +342,7 @@ func (r *run) account(c *conn, line []byte, now int64, ackFor int, samples []int
 		return samples
 	}
 	c.tally.Observe(sender, seq)
-	if int(sender) == ackFor {
+	if int(sender) == c.ackFor {
 		r.acked[sender].Store(seq + 1)
 	}
 	if sent >= r.winFrom && sent < r.winTo {
@@ -307,7 +368,7 @@ func (r *run) flushSamples(idx int, samples []int64) {
 // send is sender s's goroutine: paced at Rate/Senders lines/s, or as fast
 // as its in-flight window allows when Rate is 0.
 func (r *run) send(ctx context.Context, s int, start time.Time) {
-	c := r.conns[s].c
+	fd := r.conns[s].fd
 	buf := make([]byte, 0, 64<<10)
 	lineLen := r.w.Size + 1
 	var seq uint64
@@ -319,7 +380,7 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 			buf = append(buf, '\n')
 			seq++
 		}
-		if _, err := c.Write(buf); err != nil {
+		if err := writeAll(fd, buf); err != nil {
 			return false
 		}
 		r.sent[s].Store(seq)

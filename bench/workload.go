@@ -16,7 +16,7 @@ type Workload struct {
 	Drain              time.Duration // wait for in-flight lines after sending stops
 	ConnectConcurrency int           // dials in flight at once
 	Window             int           // unpaced: lines a sender may have in flight
-	ReadBuffer         int           // bytes read per syscall per connection
+	ReadBuffer         int           // bytes each reader goroutine reads per syscall
 }
 
 // Scenario is a named preset Workload.
@@ -35,9 +35,9 @@ var Scenarios = []Scenario{
 	{Name: "bigroom", Note: "5 000 clients, 50 senders, 200 lines/s: ~1 M deliveries/s asked", Workload: Workload{
 		Clients: 5000, Senders: 50, Rate: 200, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
 	{Name: "idle", Note: "10 000 idle connections: server memory per connection", Workload: Workload{
-		Clients: 10000, Senders: 0, Size: 64, Duration: 2 * time.Second, ReadBuffer: 4096}},
+		Clients: 10000, Senders: 0, Size: 64, Duration: 2 * time.Second}},
 	{Name: "scale", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
-		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second, ReadBuffer: 4096}},
+		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
 }
 
 // ScenarioByName returns the named preset.
@@ -59,7 +59,7 @@ func (w Workload) withDefaults() Workload {
 		w.Window = 100
 	}
 	if w.ReadBuffer <= 0 {
-		w.ReadBuffer = 64 << 10
+		w.ReadBuffer = 256 << 10
 	}
 	if w.Drain <= 0 {
 		w.Drain = 10 * time.Second

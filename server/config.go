@@ -22,6 +22,7 @@ const (
 	DefaultMaxLine      = 64 << 10
 	DefaultMaxPending   = 8 << 20
 	DefaultDrainTimeout = 5 * time.Second
+	DefaultCoalesce     = 20 * time.Millisecond
 	// fdReserve is how many file descriptors the default connection limit
 	// leaves for listeners, logs and the runtime.
 	fdReserve = 64
@@ -64,9 +65,11 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for queued lines to reach
 	// their clients. Default 5s.
 	DrainTimeout time.Duration
-	// Coalesce is the shortest spacing of delivery rounds on one event loop
-	// once rounds come back to back (under load); 0 turns it off. It never
-	// delays a line that arrives after a quiet spell. Default 0.
+	// Coalesce caps the coalescing window of each event loop: under load,
+	// delivery rounds start at least 4x the last round's write time apart
+	// (so writes carry more lines), never more than Coalesce apart. Cheap
+	// rounds get no window to speak of, and a line after a quiet spell is
+	// never held. Default 20ms; negative turns coalescing off.
 	Coalesce time.Duration
 
 	// MaxConnsPerIP caps connections from one source IP; past it a client
@@ -144,6 +147,9 @@ func (c Config) withDefaults() Config {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
+	if c.Coalesce == 0 {
+		c.Coalesce = DefaultCoalesce
+	}
 	if c.Flood == "" {
 		c.Flood = FloodClose
 	}
@@ -198,8 +204,8 @@ func (c Config) Validate() error {
 		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
-	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
-		return bad("--coalesce", "must be 0..%s, got %s", maxCoalesce, c.Coalesce)
+	case c.Coalesce > maxCoalesce:
+		return bad("--coalesce", "must be at most %s (0 or negative turns it off), got %s", maxCoalesce, c.Coalesce)
 	case c.MaxConnsPerIP < 0:
 		return bad("--max-conns-per-ip", "must not be negative, got %d", c.MaxConnsPerIP)
 	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):

@@ -80,7 +80,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		sweepDone: make(chan struct{}),
 	}
 	s.mets = metrics.New(s.snapshot)
-	opts := shard.Options{MaxPending: cfg.MaxPending, Coalesce: cfg.Coalesce, OnEvict: s.evict}
+	opts := shard.Options{MaxPending: cfg.MaxPending, Coalesce: max(cfg.Coalesce, 0), OnEvict: s.evict}
 	if cfg.MetricsAddr != "" {
 		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
 	}
