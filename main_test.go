@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/internal/testutil"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+
+var waitUntil = testutil.WaitFor
 
 // buildBinary compiles fanout once per test run.
 var buildBinary = sync.OnceValues(func() (string, error) {
@@ -44,35 +46,6 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // startProcess starts cmd and kills it (by its PID) if the test ends first.
 func startProcess(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
@@ -91,7 +64,7 @@ func startProcess(t *testing.T, cmd *exec.Cmd) {
 type ncClient struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *syncBuffer
+	out   *testutil.Buffer
 }
 
 func startNC(t *testing.T, addr string) *ncClient {
@@ -102,7 +75,7 @@ func startNC(t *testing.T, addr string) *ncClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &ncClient{cmd: cmd, stdin: stdin, out: &syncBuffer{}}
+	c := &ncClient{cmd: cmd, stdin: stdin, out: &testutil.Buffer{}}
 	cmd.Stdout = c.out
 	startProcess(t, cmd)
 	return c
@@ -115,7 +88,7 @@ func TestEndToEndWithNetcat(t *testing.T) {
 		t.Fatalf("nc is required (apt-get install netcat-openbsd): %v", err)
 	}
 	bin := binary(t)
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--log-level", "debug")
 	srv.Stderr = logs
 	startProcess(t, srv)

@@ -28,13 +28,12 @@ type options struct {
 	nodes      int
 }
 
-// Main is the `fanout bench` subcommand; it returns the exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
-	var o options
-	var w Workload
+// newFlagSet defines the bench flags on o and w; w's values are the
+// workload flags' defaults.
+func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, scale (flags below override it)")
+	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, scale (the flags below override it)")
 	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
 	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
@@ -42,21 +41,31 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.runs, "runs", 1, "runs per target; figures are medians")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
 	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
-	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 2ms\"")
-	fs.IntVar(&w.Clients, "clients", 0, "connections")
-	fs.IntVar(&w.Senders, "senders", 0, "how many of the connections send")
-	fs.Float64Var(&w.Rate, "rate", 0, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
-	fs.IntVar(&w.Size, "size", 0, fmt.Sprintf("payload bytes per line (at least %d)", MinPayloadSize))
-	fs.DurationVar(&w.Duration, "duration", 0, "measured sending time")
-	fs.DurationVar(&w.Warmup, "warmup", 0, "sending time before the measured window (not counted)")
-	fs.DurationVar(&w.Drain, "drain", 0, "how long to wait for in-flight lines after sending stops (default 10s)")
-	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", 0, "dials in flight at once (default 64)")
-	fs.IntVar(&w.Window, "window", 0, "unpaced: lines each sender may have in flight (default 100)")
-	fs.IntVar(&w.ReadBuffer, "read-buf", 0, "bytes per read syscall (default 262144)")
+	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
+	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
+	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
+	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
+	fs.IntVar(&w.Size, "size", w.Size, fmt.Sprintf("payload bytes per line (at least %d)", MinPayloadSize))
+	fs.DurationVar(&w.Duration, "duration", w.Duration, "measured sending time")
+	fs.DurationVar(&w.Warmup, "warmup", w.Warmup, "sending time before the measured window (not counted)")
+	fs.DurationVar(&w.Drain, "drain", w.Drain, "how long to wait for in-flight lines after sending stops (0 = 10s)")
+	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", w.ConnectConcurrency, "dials in flight at once (0 = 64)")
+	fs.IntVar(&w.Window, "window", w.Window, "unpaced: lines each sender may have in flight (0 = 100)")
+	fs.IntVar(&w.ReadBuffer, "read-buf", w.ReadBuffer, "bytes per read syscall (0 = 262144)")
+	return fs
+}
+
+// Main is the `fanout bench` subcommand; it returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var o options
+	// First pass: which scenario. Its preset then gives the workload flags
+	// their defaults, and the second pass lays the command line over them.
+	var probe Workload
+	fs := newFlagSet(&o, &probe)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: fanout bench [flags]")
+			fmt.Fprintln(stdout, "usage: fanout bench [flags]   (workload flags default to the scenario's preset)")
 			fs.PrintDefaults()
 			return 0
 		}
@@ -68,31 +77,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fanout bench: --scenario: %v\n", err)
 		return 2
 	}
-	// Flags given on the command line override the preset.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "clients":
-			sc.Clients = w.Clients
-		case "senders":
-			sc.Senders = w.Senders
-		case "rate":
-			sc.Rate = w.Rate
-		case "size":
-			sc.Size = w.Size
-		case "duration":
-			sc.Duration = w.Duration
-		case "warmup":
-			sc.Warmup = w.Warmup
-		case "drain":
-			sc.Drain = w.Drain
-		case "connect-concurrency":
-			sc.ConnectConcurrency = w.ConnectConcurrency
-		case "window":
-			sc.Window = w.Window
-		case "read-buf":
-			sc.ReadBuffer = w.ReadBuffer
-		}
-	})
+	if err := newFlagSet(&o, &sc.Workload).Parse(args); err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err) // cannot happen: the same args parsed above
+		return 2
+	}
 	if err := sc.Validate(); err != nil {
 		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
 		return 2

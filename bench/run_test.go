@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/internal/testutil"
 	"github.com/fanout/fanout/server"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

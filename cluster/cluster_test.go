@@ -17,11 +17,13 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/fanout/fanout/cluster"
-	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/internal/testutil"
 	"github.com/fanout/fanout/server"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+
+var waitFor = testutil.WaitFor
 
 func logger() *slog.Logger {
 	if testing.Verbose() {
@@ -116,17 +118,6 @@ func (c *client) mustRead() string {
 		c.t.Fatalf("read: %v", err)
 	}
 	return b
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestDomainDeliversEverywhere: three nodes on one NATS server, three

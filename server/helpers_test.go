@@ -9,41 +9,22 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/internal/testutil"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
-
-// logBuffer collects log output so tests can look for a line.
-type logBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
 // startServer runs a server on 127.0.0.1:0 with cfg, waits until it
 // listens, and shuts it down when the test ends.
-func startServer(t *testing.T, cfg Config) (*Server, *logBuffer) {
+func startServer(t *testing.T, cfg Config) (*Server, *testutil.Buffer) {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	var w io.Writer = logs
 	if testing.Verbose() {
 		w = io.MultiWriter(logs, os.Stderr)
@@ -144,17 +125,7 @@ func (c *testClient) expectClosed() string {
 	return string(b)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var waitFor = testutil.WaitFor
 
 // waitOpen waits until the server counts n open connections.
 func waitOpen(t *testing.T, s *Server, n int) {

@@ -7,10 +7,10 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/fanout/fanout/internal/leakcheck"
+	"github.com/fanout/fanout/internal/testutil"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
 // manualLoop queues tasks and runs them when told: a deterministic,
 // single-goroutine event loop for benchmarks.
