@@ -26,6 +26,8 @@ type options struct {
 	jsonOut    bool
 	serverArgs string
 	nodes      int
+	report     string
+	assets     string
 }
 
 // newFlagSet defines the bench flags on o and w; w's values are the
@@ -40,6 +42,8 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.BoolVar(&o.compare, "compare", false, "run against fanout and the baseline, alternating, each on a fresh process, and print ratios")
 	fs.IntVar(&o.runs, "runs", 1, "runs per target; figures are medians")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
+	fs.StringVar(&o.report, "report", "", "also write an HTML page with charts (rate over time, latency percentiles) to this file")
+	fs.StringVar(&o.assets, "report-assets", "", "where the report page loads ECharts from (default: go-echarts' asset host)")
 	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
@@ -101,6 +105,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
 		return 1
 	}
+	if o.report != "" {
+		if err := writeReportFile(o.report, sc, results, o.assets); err != nil {
+			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", o.report)
+	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -117,6 +128,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func writeReportFile(path string, sc Scenario, results []*Result, assets string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := WriteReport(f, sc, results, assets); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // execute runs the scenario against each target o.runs times and returns

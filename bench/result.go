@@ -38,6 +38,9 @@ type Result struct {
 	DeliveredPerSec       float64 `json:"delivered_per_sec"`
 	DeliveredMBPerSec     float64 `json:"delivered_mb_per_sec"`
 	LatencyMs             Latency `json:"latency_ms"`
+	// Timeline is deliveries received in each second of sending, warm-up
+	// included (of the first run, when runs are merged into a median).
+	Timeline []float64 `json:"timeline_per_sec"`
 
 	ServerCPUSeconds           float64 `json:"server_cpu_seconds"`
 	ServerCPUMicrosPerDelivery float64 `json:"server_cpu_us_per_delivery"`

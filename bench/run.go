@@ -125,7 +125,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		senders.Add(1)
 		go func() { defer senders.Done(); r.send(sendCtx, s, start) }()
 	}
-	r.watch(sendCtx, start)
+	res.Timeline = r.watch(sendCtx, start)
 	senders.Wait()
 	cancelSend()
 
@@ -427,21 +427,25 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 }
 
 // watch reports progress once a second until ctx ends.
-func (r *run) watch(ctx context.Context, start time.Time) {
-	if r.progress == nil {
-		<-ctx.Done()
-		return
-	}
+// watch samples the delivered rate once a second until ctx ends, reports
+// it to the progress callback, and returns the samples (deliveries/s).
+func (r *run) watch(ctx context.Context, start time.Time) []float64 {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var last uint64
+	var (
+		last     uint64
+		timeline []float64
+	)
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return timeline
 		case <-t.C:
 			now := r.received()
-			r.progress(time.Since(start), now-last)
+			timeline = append(timeline, float64(now-last))
+			if r.progress != nil {
+				r.progress(time.Since(start), now-last)
+			}
 			last = now
 		}
 	}

@@ -1,0 +1,30 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestWriteReport(t *testing.T) {
+	results := []*Result{
+		{Target: "fanout", Timeline: []float64{100, 200, 300}, LatencyMs: Latency{P50: 1, P90: 2, P99: 3, P999: 4, Max: 5}},
+		{Target: "baseline <naive>", Timeline: []float64{10, 20}, LatencyMs: Latency{P50: 10, P90: 20, P99: 30, P999: 40, Max: 50}},
+	}
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, Scenario{Name: "room", Note: "a note"}, results, "./assets/"); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		"<html", "Delivered lines per second", "End-to-end latency", // both charts
+		`"fanout"`, "300", "p99.9", // series and data are in the page
+		"./assets/echarts.min.js", // the chosen asset host
+		"baseline &lt;naive&gt;",  // the table, escaped
+		"scenario room",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
