@@ -15,6 +15,10 @@
 // and are dropped past it; lines other nodes published during the outage
 // never reach this node. Local delivery never depends on NATS.
 //
+// Memory stays bounded on both sides: the publish queue has a fixed
+// length, NATS holds at most PendingBytes for this node, and local delivery
+// refuses injected batches while its event loops are far behind.
+//
 // Concurrency rule: Offer runs on event loops and only copies the batch
 // into a bounded channel (never blocks; a full channel drops and counts).
 // One publisher goroutine owns publishing; nats.go's subscription goroutine
@@ -65,8 +69,9 @@ type Stats struct {
 	Connected      bool
 	Published      uint64 // lines published
 	PublishDropped uint64 // lines not published: queue full, or NATS refused them
-	Received       uint64 // lines received from other nodes
+	Received       uint64 // lines received from other nodes and delivered locally
 	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
+	InjectDropped  uint64 // lines received but refused: local delivery too far behind
 	Malformed      uint64 // messages that did not hold whole frames
 	Outages        uint64 // disconnections seen
 }
@@ -79,12 +84,12 @@ type Bridge struct {
 	sub    *nats.Subscription
 	ctl    *nats.Subscription
 	header nats.Header // origin header, shared read-only by every message
-	inject func(buf []byte, lines int)
+	inject func(buf []byte, lines int) bool
 	queue  chan outMsg
 	wg     sync.WaitGroup
 	closed sync.Once
 
-	published, publishDropped, received, malformed, outages atomic.Uint64
+	published, publishDropped, received, injectDropped, malformed, outages atomic.Uint64
 }
 
 type outMsg struct {
@@ -97,8 +102,8 @@ var ErrNodeInUse = errors.New("cluster: node number already in use")
 
 // Join connects to NATS, checks that no live node has cfg.Node, and starts
 // relaying: inject receives other nodes' batches (on nats.go's goroutine,
-// in arrival order).
-func Join(cfg Config, inject func(buf []byte, lines int), log *slog.Logger) (*Bridge, error) {
+// in arrival order) and reports false when it had to refuse one.
+func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger) (*Bridge, error) {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
@@ -216,8 +221,11 @@ func (b *Bridge) receive(m *nats.Msg) {
 		b.malformed.Add(1)
 		return
 	}
+	if !b.inject(m.Data, lines) {
+		b.injectDropped.Add(uint64(lines))
+		return
+	}
 	b.received.Add(uint64(lines))
-	b.inject(m.Data, lines)
 }
 
 // Offer queues a sealed batch for publishing; it copies buf and never
@@ -257,6 +265,7 @@ func (b *Bridge) Stats() Stats {
 		PublishDropped: b.publishDropped.Load(),
 		Received:       b.received.Load(),
 		ReceiveDropped: uint64(max(dropped, 0)),
+		InjectDropped:  b.injectDropped.Load(),
 		Malformed:      b.malformed.Load(),
 		Outages:        b.outages.Load(),
 	}

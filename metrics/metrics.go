@@ -40,6 +40,7 @@ type ClusterSnapshot struct {
 	PublishDropped uint64 // lines that could not be published
 	Received       uint64 // lines received from other nodes
 	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
+	InjectDropped  uint64 // lines received but refused: local delivery too far behind
 	Malformed      uint64 // messages that held no whole frames
 	Outages        uint64 // NATS disconnections
 }
@@ -103,6 +104,7 @@ var (
 	descClusterPubDrop   = prometheus.NewDesc("fanout_cluster_publish_dropped_lines_total", "Lines not published (queue full or NATS down past its buffer).", nil, nil)
 	descClusterRecv      = prometheus.NewDesc("fanout_cluster_received_lines_total", "Lines received from other nodes.", nil, nil)
 	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
+	descClusterInjDrop   = prometheus.NewDesc("fanout_cluster_inject_dropped_lines_total", "Lines received from other nodes but refused because local delivery was too far behind.", nil, nil)
 	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject that held no whole frames.", nil, nil)
 	descClusterOutages   = prometheus.NewDesc("fanout_cluster_outages_total", "NATS disconnections.", nil, nil)
 )
@@ -111,7 +113,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
-		descClusterMalformed, descClusterOutages} {
+		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
 	}
 }
@@ -150,6 +152,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descClusterPubDrop, c.PublishDropped)
 		counter(descClusterRecv, c.Received)
 		counter(descClusterRecvDrop, c.ReceiveDropped)
+		counter(descClusterInjDrop, c.InjectDropped)
 		counter(descClusterMalformed, c.Malformed)
 		counter(descClusterOutages, c.Outages)
 	}

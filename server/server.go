@@ -166,11 +166,11 @@ func (s *Server) joinCluster() error {
 
 // injectRemote delivers another node's batch to the local clients. Runs on
 // nats.go's subscription goroutine.
-func (s *Server) injectRemote(buf []byte, lines int) {
+func (s *Server) injectRemote(buf []byte, lines int) bool {
 	if s.draining.Load() {
-		return // as for local lines: nothing new once the drain began
+		return true // as for local lines: nothing new once the drain began
 	}
-	s.fan.Inject(buf, lines)
+	return s.fan.Inject(buf, lines)
 }
 
 func (s *Server) leaveCluster() {
@@ -318,7 +318,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 	if s.peers != nil {
 		cs := s.peers.Stats()
 		snap.Cluster = &metrics.ClusterSnapshot{Connected: cs.Connected, Published: cs.Published,
-			PublishDropped: cs.PublishDropped, Received: cs.Received, ReceiveDropped: cs.ReceiveDropped,
+			PublishDropped: cs.PublishDropped, Received: cs.Received, ReceiveDropped: cs.ReceiveDropped, InjectDropped: cs.InjectDropped,
 			Malformed: cs.Malformed, Outages: cs.Outages}
 	}
 	reg := s.fan.Registry()

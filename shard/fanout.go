@@ -15,6 +15,9 @@ import (
 // queued outbound bytes would pass Options.MaxPending.
 var ErrSlowConsumer = errors.New("shard: slow consumer")
 
+// DefaultMaxInjectBacklog is the default Options.MaxInjectBacklog.
+const DefaultMaxInjectBacklog = 64 << 20
+
 // DefaultSealBytes is the outbox size past which a batch is sealed at once
 // instead of at the end of the event-loop cycle.
 const DefaultSealBytes = 256 << 10
@@ -48,6 +51,10 @@ type Options struct {
 	// handed to the hubs, with its line count and how long its first line
 	// waited since it arrived. Once per batch, never per recipient.
 	OnSeal func(lines int, waited time.Duration)
+	// MaxInjectBacklog bounds what Inject may pile up: a batch from
+	// elsewhere is refused while any hub has this many bytes waiting.
+	// Default DefaultMaxInjectBacklog.
+	MaxInjectBacklog int
 	// OnBatch, if set, is called on the origin loop with each sealed batch
 	// of locally sent lines (frames laid end to end) before the hubs get
 	// it. buf is recycled after delivery: copy what must outlive the call.
@@ -72,6 +79,9 @@ type Fanout struct {
 func New(reg *Registry, opts Options) *Fanout {
 	if opts.SealBytes <= 0 {
 		opts.SealBytes = DefaultSealBytes
+	}
+	if opts.MaxInjectBacklog <= 0 {
+		opts.MaxInjectBacklog = DefaultMaxInjectBacklog
 	}
 	if opts.CoalesceDuty <= 0 {
 		opts.CoalesceDuty = DefaultCoalesceDuty
@@ -141,12 +151,19 @@ func (f *Fanout) Stats() Stats {
 // Inject hands frames that arrived from elsewhere (another node) to every
 // hub, as one batch: each member gets all of them. buf holds whole frames
 // ("<id>:<line>\r\n" …) and becomes the fan-out's; the caller must not
-// touch it again. Safe for concurrent use; calls from one goroutine are
-// delivered in order.
-func (f *Fanout) Inject(buf []byte, lines int) {
+// touch it again. It refuses the batch (false) while a hub already has
+// MaxInjectBacklog bytes waiting, so a sender faster than local delivery
+// cannot grow memory without bound. Safe for concurrent use; batches
+// injected from one goroutine are delivered in order.
+func (f *Fanout) Inject(buf []byte, lines int) bool {
 	hubs := f.Hubs()
 	if len(hubs) == 0 || len(buf) == 0 {
-		return
+		return true // nobody to deliver to: nothing lost
+	}
+	for _, h := range hubs {
+		if h.queued() >= f.opts.MaxInjectBacklog {
+			return false
+		}
 	}
 	b := batchPool.Get().(*batch)
 	b.buf, b.lines = buf, lines
@@ -154,6 +171,7 @@ func (f *Fanout) Inject(buf []byte, lines int) {
 	for _, h := range hubs {
 		h.enqueue(b)
 	}
+	return true
 }
 
 // Each runs fn on every member, on each member's own loop (one task per

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 type testMember struct {
@@ -258,5 +260,31 @@ func TestCoalesceHoldsOnlyBackToBackRounds(t *testing.T) {
 	}
 	if n, _ := f.Backlog(context.Background()); n == 0 {
 		t.Fatalf("held line not counted in the backlog")
+	}
+}
+
+// TestInjectIsBounded: batches from elsewhere are refused while a hub has
+// too much waiting, and accepted again once it has caught up.
+func TestInjectIsBounded(t *testing.T) {
+	l := newTestLoop(t)
+	f := New(NewRegistry(1), Options{MaxInjectBacklog: 10})
+	r := join(f, l, 1)
+	stall := make(chan struct{})
+	l.do(func() {})
+	_ = l.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { <-stall; return nil }))
+	if !f.Inject([]byte("9:0123456789\r\n"), 1) { // 14 bytes: the first fits
+		t.Fatal("first batch refused")
+	}
+	if f.Inject([]byte("9:x\r\n"), 1) {
+		t.Fatal("a batch was accepted past the backlog bound")
+	}
+	close(stall)
+	settle(t, l)
+	if !f.Inject([]byte("9:y\r\n"), 1) {
+		t.Fatal("refused after the hub caught up")
+	}
+	settle(t, l)
+	if got, _ := r.conn.stats(); got != "9:0123456789\r\n9:y\r\n" {
+		t.Fatalf("member got %q", got)
 	}
 }

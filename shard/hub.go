@@ -35,6 +35,7 @@ type Hub struct {
 
 	mu             sync.Mutex
 	inbox          []*batch // guarded by mu: sealed batches awaiting a round
+	inboxBytes     int      // guarded by mu: bytes in inbox
 	deliverPending bool     // guarded by mu: deliverTask is queued or held
 
 	roundLines int // loop-owned: lines in the current round
@@ -126,12 +127,20 @@ func (h *Hub) flush() {
 func (h *Hub) enqueue(b *batch) {
 	h.mu.Lock()
 	h.inbox = append(h.inbox, b)
+	h.inboxBytes += len(b.buf)
 	schedule := !h.deliverPending
 	h.deliverPending = true
 	h.mu.Unlock()
 	if schedule {
 		h.execute(h.deliverTask)
 	}
+}
+
+// queued returns the bytes waiting in the inbox. Safe for concurrent use.
+func (h *Hub) queued() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.inboxBytes
 }
 
 // deliver runs one round: every batch in the inbox goes to every member
@@ -155,6 +164,7 @@ func (h *Hub) deliver() {
 
 	h.mu.Lock()
 	h.round, h.inbox = h.inbox, h.round[:0]
+	h.inboxBytes = 0
 	h.deliverPending = false
 	h.mu.Unlock()
 	if len(h.round) == 0 {
@@ -328,9 +338,7 @@ func (h *Hub) backlog() int {
 		n += len(h.out.buf)
 	}
 	h.mu.Lock()
-	for _, b := range h.inbox {
-		n += len(b.buf)
-	}
+	n += h.inboxBytes
 	h.mu.Unlock()
 	for _, m := range h.members {
 		if !m.evicted && !m.gone {
