@@ -85,7 +85,12 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 func TestEndToEndWithNetcat(t *testing.T) {
 	if _, err := exec.LookPath("nc"); err != nil {
-		t.Fatalf("nc is required (apt-get install netcat-openbsd): %v", err)
+		// .ci/run installs nc, so CI always runs this test; a developer
+		// machine without it is told what to install.
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nc is required (apt-get install netcat-openbsd): %v", err)
+		}
+		t.Skipf("nc not installed (apt-get install netcat-openbsd): %v", err)
 	}
 	bin := binary(t)
 	logs := &testutil.Buffer{}
