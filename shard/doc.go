@@ -23,8 +23,10 @@
 // laid end to end and each member gets them with one write, its own frames
 // left out. Batches therefore grow by themselves with load: whatever queues
 // up while a round is being written goes out in the next round. A lone line
-// is never held back by a timer; an optional coalescing window spaces rounds
-// only when they already come back to back.
+// is never held back by a timer. Under load an optional coalescing window
+// opens: a hub starts its next round no sooner than CoalesceDuty times what
+// the last one took to write (capped by Options.Coalesce), so writing takes
+// a bounded share of the loop and each write carries more lines.
 //
 // Frames from other nodes of a cluster enter through [Fanout.Inject] as a
 // batch with no local sender, and batches of local lines leave through
