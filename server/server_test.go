@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// idOf learns a client's snowflake ID by having it speak once.
+// idsOf learns each client's snowflake ID by having it speak once.
 func idsOf(t *testing.T, clients []*testClient) []string {
 	t.Helper()
 	ids := make([]string, len(clients))
@@ -152,8 +152,7 @@ func TestEveryLineReachesEveryOther(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	for i, c := range cs {
-		_ = i
+	for _, c := range cs {
 		c.expectNothing(10 * time.Millisecond) // no duplicates after the last line
 	}
 }
