@@ -8,10 +8,13 @@
 // account for what it receives: loss, duplicates, per-sender order,
 // delivered rate and end-to-end latency.
 //
-// Concurrency rule: each connection has one reader goroutine, which alone
-// owns that connection's tally (per-sender sequence state) and latency
-// buffer; each sender has one writer goroutine, which alone owns its
-// sequence counter. They share only atomics (sent and acknowledged counts
-// per sender, the phase clock) and the histogram shards, each behind its own
-// mutex, taken once per buffered slice of samples, not per line.
+// Concurrency rule: connections are raw sockets split between a few reader
+// goroutines, each with its own epoll instance; a reader alone owns its
+// connections' tallies (per-sender sequence state), partial lines and its
+// latency buffer. Each sender has one writer goroutine, which alone owns
+// its sequence counter and writes its connection's socket. They share only
+// atomics (sent, received and acknowledged counts) and the histogram
+// shards, each behind its own mutex, taken once per buffered slice of
+// samples, not per line. Sockets are closed only after every reader and
+// sender has stopped, so no descriptor number is reused under them.
 package bench

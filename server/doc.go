@@ -5,8 +5,11 @@
 // for a connection on that connection's event loop, and every per-connection
 // field (the client struct and its shard.Member) is touched only there.
 // Cross-loop work goes through shard, which hands batches between loops with
-// Execute. Server-wide state is atomic (counters, the draining flag) or set
-// once before the engine starts (config, logger, snowflake node). Shutdown
-// runs on the caller's goroutine and talks to the loops only through
-// shard.Fanout.Backlog and gnet.Engine.Stop.
+// Execute. Server-wide state is atomic (counters, the draining flag), guarded
+// by its own mutex (the per-IP counts, the per-loop counter map, both taken
+// only on open, close and scrape), or set once before the engine starts
+// (config, logger, snowflake node, cluster bridge). The idle sweeper and
+// Shutdown run on their own goroutines and reach connections only through
+// tasks on their loops (shard.Fanout.Each, Backlog) and gnet.Engine.Stop;
+// the cluster bridge injects other nodes' batches with shard.Fanout.Inject.
 package server
