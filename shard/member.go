@@ -49,10 +49,6 @@ func NewMember(id int64, conn Sink) *Member {
 	return m
 }
 
-// Evicted reports whether the member was cut off (slow consumer).
-// Runs on the member's loop.
-func (m *Member) Evicted() bool { return m.evicted }
-
 // Publish queues line for every other member of the fan-out, as
 // "<ID>:<line>\r\n". line is copied; it may be reused when Publish returns.
 // Runs on the member's loop.
