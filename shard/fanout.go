@@ -165,57 +165,55 @@ func (f *Fanout) Inject(buf []byte, lines int) bool {
 			return false
 		}
 	}
-	b := batchPool.Get().(*batch)
+	b := getBatch(nil) // no local sender: every member gets all of it
 	b.buf, b.lines = buf, lines
+	handOut(b, hubs)
+	return true
+}
+
+// handOut gives sealed batch b to every hub; the last to write it
+// recycles it. Safe for concurrent use.
+func handOut(b *batch, hubs []*Hub) {
 	b.refs.Store(int32(len(hubs)))
 	for _, h := range hubs {
 		h.enqueue(b)
 	}
-	return true
 }
 
 // Each runs fn on every member, on each member's own loop (one task per
 // loop), and returns once every loop has run it or ctx ends.
 func (f *Fanout) Each(ctx context.Context, fn func(m *Member)) error {
-	hubs := f.Hubs()
-	done := make(chan struct{}, len(hubs))
-	for i, h := range hubs {
-		task := gnet.RunnableFunc(func(context.Context) error {
-			for _, m := range h.members {
-				if !m.gone {
-					fn(m)
-				}
+	_, err := f.onEveryLoop(ctx, "each", func(h *Hub) int {
+		for _, m := range h.members {
+			if !m.gone {
+				fn(m)
 			}
-			done <- struct{}{}
-			return nil
-		})
-		if err := h.exec.Execute(ctx, task); err != nil {
-			return fmt.Errorf("shard: each on hub %d: %w", i, err)
 		}
-	}
-	for range hubs {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("shard: each: %w", ctx.Err())
-		}
-	}
-	return nil
+		return 0
+	})
+	return err
 }
 
 // Backlog returns how many bytes are still queued anywhere in the fan-out:
 // unsealed outboxes, undelivered inboxes and members' outbound buffers.
-// It asks each loop in turn and waits for the answers or ctx.
+// It asks each loop and waits for the answers or ctx.
 func (f *Fanout) Backlog(ctx context.Context) (int, error) {
+	return f.onEveryLoop(ctx, "backlog", (*Hub).backlog)
+}
+
+// onEveryLoop runs fn once on each hub's loop and sums what it returns,
+// waiting for every loop or ctx. The answer channel is buffered, so a loop
+// finishing after ctx ended never blocks.
+func (f *Fanout) onEveryLoop(ctx context.Context, what string, fn func(h *Hub) int) (int, error) {
 	hubs := f.Hubs()
 	answers := make(chan int, len(hubs))
 	for i, h := range hubs {
 		task := gnet.RunnableFunc(func(context.Context) error {
-			answers <- h.backlog()
+			answers <- fn(h)
 			return nil
 		})
 		if err := h.exec.Execute(ctx, task); err != nil {
-			return 0, fmt.Errorf("shard: backlog of hub %d: %w", i, err)
+			return 0, fmt.Errorf("shard: %s on hub %d: %w", what, i, err)
 		}
 	}
 	total := 0
@@ -224,7 +222,7 @@ func (f *Fanout) Backlog(ctx context.Context) (int, error) {
 		case n := <-answers:
 			total += n
 		case <-ctx.Done():
-			return 0, fmt.Errorf("shard: backlog: %w", ctx.Err())
+			return 0, fmt.Errorf("shard: %s: %w", what, ctx.Err())
 		}
 	}
 	return total, nil

@@ -31,14 +31,14 @@ type Hub struct {
 	roundSeq     uint64        // loop-owned: numbers rounds for Member.mark
 	lastRound    time.Time     // loop-owned: when the previous round started
 	lastCost     time.Duration // loop-owned: how long the previous round took to write
+	roundLines   int           // loop-owned: lines in the current round
+	roundCount   roundCount    // loop-owned: what the current round wrote
 	iov          [][]byte      // loop-owned: scratch for a sender's writev
 
 	mu             sync.Mutex
 	inbox          []*batch // guarded by mu: sealed batches awaiting a round
 	inboxBytes     int      // guarded by mu: bytes in inbox
 	deliverPending bool     // guarded by mu: deliverTask is queued or held
-
-	roundLines int // loop-owned: lines in the current round
 
 	// Counters, written by the hub's loop, read by anyone.
 	frames, batches, rounds, writes, deliveries, bytesOut, evictions atomic.Uint64
@@ -116,11 +116,7 @@ func (h *Hub) flush() {
 	if h.f.opts.OnBatch != nil {
 		h.f.opts.OnBatch(b.buf, b.lines)
 	}
-	hubs := h.f.Hubs()
-	b.refs.Store(int32(len(hubs)))
-	for _, o := range hubs {
-		o.enqueue(b)
-	}
+	handOut(b, h.f.Hubs())
 }
 
 // enqueue hands b to this hub's next round. Safe for concurrent use.
@@ -179,6 +175,7 @@ func (h *Hub) deliver() {
 	}
 	h.delivering = false
 	h.lastCost = time.Since(now)
+	h.publishCount()
 
 	for i, m := range h.leaving {
 		h.remove(m)
@@ -244,7 +241,7 @@ func (h *Hub) writeTo(m *Member, data []byte) {
 		if h.overCap(m, len(data)) {
 			return
 		}
-		h.count(len(data), h.roundLines)
+		h.roundCount.add(len(data), h.roundLines)
 		_, _ = m.Conn.Write(data)
 		return
 	}
@@ -265,7 +262,7 @@ func (h *Hub) writeTo(m *Member, data []byte) {
 	if n == 0 || h.overCap(m, n) {
 		return
 	}
-	h.count(n, h.roundLines-len(m.skips))
+	h.roundCount.add(n, h.roundLines-len(m.skips))
 	if len(iov) == 1 {
 		_, _ = m.Conn.Write(iov[0])
 		return
@@ -275,17 +272,30 @@ func (h *Hub) writeTo(m *Member, data []byte) {
 		_, _ = m.Conn.Writev(chunk)
 		iov = iov[len(chunk):]
 		if len(iov) > 0 {
-			h.writes.Add(1)
+			h.roundCount.writes++ // a sender with over UIO_MAXIOV pieces
 		}
 	}
 }
 
-// count records one write of n bytes carrying lines lines. The counters
-// are the hub's own, so the adds never contend with another loop.
-func (h *Hub) count(n, lines int) {
-	h.writes.Add(1)
-	h.deliveries.Add(uint64(lines))
-	h.bytesOut.Add(uint64(n))
+// roundCount adds up one round's writes in plain fields, so the
+// per-recipient path does no atomic operation; publishCount moves the sums
+// into the shared counters once per round.
+type roundCount struct{ writes, deliveries, bytes uint64 }
+
+func (c *roundCount) add(n, lines int) {
+	c.writes++
+	c.deliveries += uint64(lines)
+	c.bytes += uint64(n)
+}
+
+// publishCount makes the round's sums visible to Stats. Runs on the hub's
+// loop, once per round.
+func (h *Hub) publishCount() {
+	c := &h.roundCount
+	h.writes.Add(c.writes)
+	h.deliveries.Add(c.deliveries)
+	h.bytesOut.Add(c.bytes)
+	*c = roundCount{}
 }
 
 // overCap evicts m when n more bytes would take its queue past MaxPending.
@@ -337,9 +347,7 @@ func (h *Hub) backlog() int {
 	if h.out != nil {
 		n += len(h.out.buf)
 	}
-	h.mu.Lock()
-	n += h.inboxBytes
-	h.mu.Unlock()
+	n += h.queued()
 	for _, m := range h.members {
 		if !m.evicted && !m.gone {
 			n += m.Conn.OutboundBuffered()
