@@ -249,9 +249,8 @@ func median(rs []*Result) *Result {
 	out.ServerBytesPerConn = pick(func(r *Result) float64 { return r.ServerBytesPerConn })
 	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
 	for _, r := range rs {
-		if r.Lost > out.Lost || r.Duplicates > out.Duplicates {
-			out.Lost, out.Duplicates = max(out.Lost, r.Lost), max(out.Duplicates, r.Duplicates)
-		}
+		out.Lost = max(out.Lost, r.Lost)
+		out.Duplicates = max(out.Duplicates, r.Duplicates)
 		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)
 	}
 	return &out

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -169,12 +168,6 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string { return "invalid " + e.Flag + ": " + e.Msg }
-
-// ErrConfig matches every *ConfigError with errors.Is.
-var ErrConfig = errors.New("server: invalid config")
-
-// Is makes errors.Is(err, ErrConfig) true for config errors.
-func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 
 func bad(flag, format string, args ...any) error {
 	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}

@@ -68,7 +68,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s.accepted.Add(1)
 	now := time.Now()
 	cl := &client{conn: c, addr: remote, ip: ip, opened: now, lastRead: now.UnixNano(),
-		tokens: float64(s.cfg.burst()), refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
+		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
 	cl.member = shard.NewMember(s.ids.Generate().Int64(), c)
 	cl.member.Value = cl
 	c.SetContext(cl)
@@ -100,7 +100,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		now = time.Now().UnixNano() // once per read, not per line
 		cl.lastRead = now
 		if s.cfg.RateLimit > 0 {
-			cl.refill(now, s.cfg.RateLimit, s.cfg.burst())
+			cl.refill(now, s.cfg.RateLimit, s.burst)
 		}
 	}
 	// Peek returns gnet's own buffer (a pooled copy only when the data wraps
@@ -142,8 +142,8 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 // refill adds the tokens earned since the last refill, up to burst.
-func (cl *client) refill(now int64, rate float64, burst int) {
-	cl.tokens = min(cl.tokens+float64(now-cl.refilled)*rate/1e9, float64(burst))
+func (cl *client) refill(now int64, rate, burst float64) {
+	cl.tokens = min(cl.tokens+float64(now-cl.refilled)*rate/1e9, burst)
 	cl.refilled = now
 }
 

@@ -29,6 +29,7 @@ type Server struct {
 	ids   *snowflake.Node
 	fan   *shard.Fanout
 	perIP *ipLimiter
+	burst float64 // flood control's bucket size, cfg.burst() worked out once
 	mets  *metrics.Metrics
 	web   *metrics.HTTP   // nil without --metrics-addr
 	peers *cluster.Bridge // nil without --cluster; set before the loops start
@@ -73,6 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log:       log,
 		ids:       ids,
 		perIP:     newIPLimiter(cfg.MaxConnsPerIP),
+		burst:     float64(cfg.burst()),
 		booted:    make(chan struct{}),
 		done:      make(chan error, 1),
 		loops:     make(map[gnet.EventLoop]*loopStats),
@@ -203,7 +205,7 @@ func (s *Server) afterBoot() error {
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "max_pending", s.cfg.MaxPending,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
-		"rate_limit", s.cfg.RateLimit, "rate_burst", s.cfg.burst(), "flood", s.cfg.Flood,
+		"rate_limit", s.cfg.RateLimit, "rate_burst", s.burst, "flood", s.cfg.Flood,
 		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
 		"drain_timeout", s.cfg.DrainTimeout, "coalesce", s.cfg.Coalesce}
 	for _, a := range s.addrs[1:] {
