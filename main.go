@@ -68,6 +68,10 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	return 2
 }
 
+// errMaxPendingRemoved explains the flag that no longer exists.
+var errMaxPendingRemoved = errors.New("--max-pending was removed: clients are no longer cut for the size of their queue, " +
+	"only when they stop reading (--write-deadline, default 10s) or fall --max-lag bytes behind (default 64 MiB)")
+
 // serveFlags binds the serve flags to cfg and the log settings.
 type serveFlags struct {
 	cfg       server.Config
@@ -87,7 +91,10 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
 	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
-	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "outbound bytes queued per client before it is cut off as a slow consumer")
+	fs.DurationVar(&c.WriteDeadline, "write-deadline", c.WriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
+	fs.IntVar(&c.MaxLag, "max-lag", c.MaxLag, "cut off a client this many bytes behind; readers half this far behind hold senders back")
+	fs.IntVar(&c.MaxHeld, "max-held", c.MaxHeld, "unread bytes a held-back sender may pile up before it gets ERR overload")
+	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "cap of the coalescing window: under load, delivery rounds start up to 4x the last round's write time apart, at most this, so each write carries more lines (0 = off)")

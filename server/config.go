@@ -11,17 +11,20 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/shard"
 )
 
 // Defaults for Config fields left at their zero value.
 const (
-	DefaultAddr         = ":8888"
-	DefaultShards       = 64
-	DefaultNode         = 1
-	DefaultMaxLine      = 64 << 10
-	DefaultMaxPending   = 8 << 20
-	DefaultDrainTimeout = 5 * time.Second
-	DefaultCoalesce     = 20 * time.Millisecond
+	DefaultAddr          = ":8888"
+	DefaultShards        = 64
+	DefaultNode          = 1
+	DefaultMaxLine       = 64 << 10
+	DefaultMaxLag        = shard.DefaultMaxLag
+	DefaultWriteDeadline = shard.DefaultWriteDeadline
+	DefaultMaxHeld       = 8 << 20
+	DefaultDrainTimeout  = 5 * time.Second
+	DefaultCoalesce      = 20 * time.Millisecond
 	// fdReserve is how many file descriptors the default connection limit
 	// leaves for listeners, logs and the runtime.
 	fdReserve = 64
@@ -34,6 +37,12 @@ const (
 	maxNode     = 1023 // snowflake's 10 node bits
 	maxMaxLine  = 64 << 20
 	maxCoalesce = time.Second
+	// minMaxLag keeps --max-lag above what one delivery round can add at
+	// once (batches seal at 256 KiB), so a client that reads is never cut
+	// for the size of one burst.
+	minMaxLag        = 4 * shard.DefaultSealBytes
+	minWriteDeadline = 100 * time.Millisecond
+	maxWriteDeadline = time.Hour
 )
 
 // Config is the daemon's whole configuration. main fills it from flags and
@@ -54,9 +63,19 @@ type Config struct {
 	// MaxLine is the longest line a client may send, in bytes, without its
 	// terminator. Default 64 KiB.
 	MaxLine int
-	// MaxPending is how many outbound bytes may be queued for one client
-	// before it is disconnected as a slow consumer. Default 8 MiB.
-	MaxPending int
+	// WriteDeadline: a client that is owed bytes and whose socket takes
+	// none for this long is cut off as a slow consumer. Default 10s.
+	WriteDeadline time.Duration
+	// MaxLag: a client further behind the head of its event loop's
+	// delivery log than this many bytes is cut off. Readers that fall half
+	// of this behind while still reading make the server stop reading
+	// senders' input until they are back within a quarter.
+	// Default 64 MiB; at least 1 MiB and 4 times a full line.
+	MaxLag int
+	// MaxHeld is how many unread bytes a sender may pile up while the
+	// server is holding senders back; past it the sender is sent
+	// "ERR overload" and closed. Default 8 MiB; at least one full line.
+	MaxHeld int
 	// MaxConns caps concurrent connections; past it a client gets
 	// "ERR server full". Default (0): the process's open-file limit less a
 	// small reserve, so the server says "full" before accept fails.
@@ -137,8 +156,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxLine == 0 {
 		c.MaxLine = DefaultMaxLine
 	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
+	if c.WriteDeadline == 0 {
+		c.WriteDeadline = DefaultWriteDeadline
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = DefaultMaxLag
+	}
+	if c.MaxHeld == 0 {
+		c.MaxHeld = DefaultMaxHeld
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = defaultMaxConns()
@@ -190,9 +215,14 @@ func (c Config) Validate() error {
 		return bad("--node", "must be 0..%d, got %d", maxNode, c.Node)
 	case c.MaxLine < 1 || c.MaxLine > maxMaxLine:
 		return bad("--max-line", "must be 1..%d bytes, got %d", maxMaxLine, c.MaxLine)
-	case c.MaxPending < c.MaxLine+frameOverhead:
-		return bad("--max-pending", "must hold at least one full line (%d bytes), got %d",
-			c.MaxLine+frameOverhead, c.MaxPending)
+	case c.WriteDeadline < minWriteDeadline || c.WriteDeadline > maxWriteDeadline:
+		return bad("--write-deadline", "must be %s..%s, got %s", minWriteDeadline, maxWriteDeadline, c.WriteDeadline)
+	case c.MaxLag < max(minMaxLag, 4*(c.MaxLine+frameOverhead)):
+		return bad("--max-lag", "must be at least %d bytes (1 MiB, and 4 full lines of --max-line), got %d: "+
+			"a smaller bound would cut clients that read for the size of one burst",
+			max(minMaxLag, 4*(c.MaxLine+frameOverhead)), c.MaxLag)
+	case c.MaxHeld < c.MaxLine+2:
+		return bad("--max-held", "must hold at least one full line with its CRLF (%d bytes), got %d", c.MaxLine+2, c.MaxHeld)
 	case c.MaxConns < 1:
 		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	case c.DrainTimeout < 0:

@@ -69,7 +69,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	now := time.Now()
 	cl := &client{conn: c, addr: remote, ip: ip, opened: now, lastRead: now.UnixNano(),
 		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
-	cl.member = shard.NewMember(s.ids.Generate().Int64(), c)
+	cl.member = shard.NewMember(s.ids.Generate().Int64(), shard.ConnSink{C: c})
 	cl.member.Value = cl
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
@@ -103,6 +103,29 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			cl.refill(now, s.cfg.RateLimit, s.burst)
 		}
 	}
+	if s.fan.Congested() && !s.draining.Load() {
+		// Back-pressure: readers are far behind, so this sender's input
+		// stays where it is (gnet's inbound buffer, one copy) until they
+		// catch up and OnResume wakes the connection.
+		held := c.InboundBuffered()
+		if held > s.cfg.MaxHeld {
+			s.log.Warn("sender overloads the server", "id", cl.member.ID, "remote", cl.addr,
+				"held_bytes", held, "max_held", s.cfg.MaxHeld)
+			return h.reject(cl, ReasonOverload, msgOverload)
+		}
+		if held > int(s.heldPeak.Load()) {
+			s.heldPeak.Store(int64(held)) // a rough peak for the reclaimer; races only lose a sample
+		}
+		cl.member.Hold()
+		return gnet.None
+	}
+	return h.consume(cl)
+}
+
+// consume frames and publishes every whole line buffered for cl.
+// Runs on the client's loop.
+func (h *handler) consume(cl *client) gnet.Action {
+	s, c := h.s, cl.conn
 	// Peek returns gnet's own buffer (a pooled copy only when the data wraps
 	// around its ring): lines are framed in place, and Publish copies each
 	// into the outbound batch.
@@ -179,8 +202,12 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	c.SetContext(nil)
-	if err == nil || errors.Is(err, io.EOF) {
-		h.publishTail(cl)
+	if (err == nil || errors.Is(err, io.EOF)) && cl.reason == ReasonNone {
+		// Lines held back by back-pressure were sent before the client
+		// left: they go out like any other.
+		if h.consume(cl) == gnet.None {
+			h.publishTail(cl)
+		}
 	}
 	cl.member.Leave()
 	s.perIP.release(cl.ip)
@@ -200,7 +227,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 	level := slog.LevelDebug
 	switch reason {
-	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood:
+	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload:
 		level = slog.LevelWarn
 	case ReasonIOError, ReasonIdle:
 		level = slog.LevelInfo
@@ -216,15 +243,34 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// evict cuts off a slow consumer. Runs on the member's loop (called by
-// shard in the middle of a delivery round, so the close is asynchronous).
+// evict closes a client the fan-out stopped writing to: a slow consumer
+// (shard.ErrSlowConsumer, shard.ErrTooFarBehind) or a socket that refused
+// a write. Runs on the member's loop, in the middle of a delivery round,
+// so the close is asynchronous.
 func (s *Server) evict(m *shard.Member, cause error) {
 	cl := m.Value.(*client)
-	cl.reason = ReasonSlowConsumer
-	s.log.Warn("disconnecting slow consumer", "id", m.ID, "remote", cl.addr,
-		"pending_bytes", cl.conn.OutboundBuffered(), "max_pending", s.cfg.MaxPending, "err", cause)
+	if cl.reason != ReasonNone {
+		return // already being closed
+	}
+	if errors.Is(cause, shard.ErrWriteFailed) {
+		cl.reason = ReasonIOError
+		s.log.Debug("write failed", "id", m.ID, "remote", cl.addr, "err", cause)
+	} else {
+		cl.reason = ReasonSlowConsumer
+		s.log.Warn("disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
+			"write_deadline", s.cfg.WriteDeadline, "max_lag", s.cfg.MaxLag)
+	}
 	if err := cl.conn.Close(); err != nil {
-		s.log.Error("closing slow consumer", "id", m.ID, "err", err)
+		s.log.Error("closing connection", "id", m.ID, "err", err)
+	}
+}
+
+// resume reads a sender's held input again once back-pressure lifts.
+// Runs on the member's loop.
+func (s *Server) resume(m *shard.Member) {
+	cl := m.Value.(*client)
+	if err := cl.conn.Wake(nil); err != nil {
+		s.log.Error("waking held sender", "id", m.ID, "err", err)
 	}
 }
 

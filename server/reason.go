@@ -8,12 +8,13 @@ const (
 	ReasonNone         Reason = iota // still open
 	ReasonClientQuit                 // the client closed its side
 	ReasonIOError                    // a read or write failed (reset, timeout)
-	ReasonSlowConsumer               // outbound queue passed --max-pending
+	ReasonSlowConsumer               // did not read: --write-deadline or --max-lag
 	ReasonLineTooLong                // a line passed --max-line
 	ReasonServerFull                 // --max-conns reached
 	ReasonTooManyConns               // --max-conns-per-ip reached
 	ReasonFlood                      // past --rate-limit with --flood=close
 	ReasonIdle                       // silent for --idle-timeout
+	ReasonOverload                   // held input passed --max-held
 	ReasonShutdown                   // the server is shutting down
 )
 
@@ -27,6 +28,7 @@ var reasonNames = [...]string{
 	ReasonTooManyConns: "too_many_conns",
 	ReasonFlood:        "flood",
 	ReasonIdle:         "idle",
+	ReasonOverload:     "overload",
 	ReasonShutdown:     "shutdown",
 }
 
@@ -43,4 +45,5 @@ var (
 	msgServerFull  = []byte("ERR server full\r\n")
 	msgTooMany     = []byte("ERR too many connections\r\n")
 	msgFlood       = []byte("ERR flood\r\n")
+	msgOverload    = []byte("ERR overload\r\n")
 )

@@ -31,8 +31,9 @@ type Server struct {
 	perIP *ipLimiter
 	burst float64 // flood control's bucket size, cfg.burst() worked out once
 	mets  *metrics.Metrics
-	web   *metrics.HTTP   // nil without --metrics-addr
-	peers *cluster.Bridge // nil without --cluster; set before the loops start
+	web   *metrics.HTTP      // nil without --metrics-addr
+	peers *cluster.Bridge    // nil without --cluster; set before the loops start
+	waits *shard.EpollWaiter // watches full sockets for room; closed by Shutdown
 
 	eng    gnet.Engine   // set in OnBoot, before booted closes
 	booted chan struct{} // closed by OnBoot
@@ -42,11 +43,13 @@ type Server struct {
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
 
-	stopSweep chan struct{} // closes the idle sweeper
+	stopSweep chan struct{} // closes the idle sweeper and the memory reclaimer
 	sweepDone chan struct{}
+	reclaimed chan struct{} // closed when the reclaimer ends
 
-	draining atomic.Bool // refuse new connections and new lines
-	stopping atomic.Bool // the engine is closing every connection
+	heldPeak atomic.Int64 // the most input one held sender piled up, since the reclaimer looked
+	draining atomic.Bool  // refuse new connections and new lines
+	stopping atomic.Bool  // the engine is closing every connection
 	open     atomic.Int64
 	accepted atomic.Uint64
 	closed   [ReasonShutdown + 1]atomic.Uint64 // closes by reason
@@ -80,9 +83,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		loops:     make(map[gnet.EventLoop]*loopStats),
 		stopSweep: make(chan struct{}),
 		sweepDone: make(chan struct{}),
+		reclaimed: make(chan struct{}),
 	}
 	s.mets = metrics.New(s.snapshot)
-	opts := shard.Options{MaxPending: cfg.MaxPending, Coalesce: max(cfg.Coalesce, 0), OnEvict: s.evict}
+	waits, err := shard.NewEpollWaiter()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.waits = waits
+	opts := shard.Options{MaxLag: cfg.MaxLag, WriteDeadline: cfg.WriteDeadline, Waiter: waits,
+		Coalesce: max(cfg.Coalesce, 0), OnEvict: s.evict, OnResume: s.resume}
 	if cfg.MetricsAddr != "" {
 		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
 	}
@@ -129,6 +139,7 @@ func (s *Server) Start() error {
 			err = errors.New("engine stopped before it started")
 		}
 		s.leaveCluster()
+		s.closeWaiter()
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
 	if err := s.afterBoot(); err != nil {
@@ -136,6 +147,7 @@ func (s *Server) Start() error {
 		_ = s.eng.Stop(context.Background())
 		<-s.done
 		s.leaveCluster()
+		s.closeWaiter()
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
@@ -202,8 +214,10 @@ func (s *Server) afterBoot() error {
 		s.web = web
 	}
 	go s.sweepIdle()
+	go s.reclaimMemory()
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
-		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "max_pending", s.cfg.MaxPending,
+		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
+		"max_lag", s.cfg.MaxLag, "max_held", s.cfg.MaxHeld,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
 		"rate_limit", s.cfg.RateLimit, "rate_burst", s.burst, "flood", s.cfg.Flood,
 		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
@@ -357,6 +371,13 @@ func (s *Server) sweepIdle() {
 	}
 }
 
+// closeWaiter releases the EpollWaiter once no loop can use it.
+func (s *Server) closeWaiter() {
+	if err := s.waits.Close(); err != nil {
+		s.log.Warn("closing the write waiter", "err", err)
+	}
+}
+
 // Summary is what Shutdown reports.
 type Summary struct {
 	Uptime    time.Duration
@@ -376,6 +397,7 @@ func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
 	sum := Summary{Uptime: time.Since(s.started)}
 	close(s.stopSweep)
 	<-s.sweepDone
+	<-s.reclaimed
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	sum.Remaining, sum.Drained = s.drain(drainCtx)
@@ -390,6 +412,7 @@ func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
 		runErr = ctx.Err()
 	}
 	s.fan.Close()
+	s.closeWaiter()
 	s.leaveCluster()
 	var webErr error
 	if s.web != nil {

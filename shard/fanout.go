@@ -11,9 +11,25 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// ErrSlowConsumer is the reason given to Options.OnEvict when a member's
-// queued outbound bytes would pass Options.MaxPending.
-var ErrSlowConsumer = errors.New("shard: slow consumer")
+// Reasons given to Options.OnEvict.
+var (
+	// ErrSlowConsumer: the member made no progress for WriteDeadline while
+	// it was owed bytes, or could not catch up within it while it held
+	// senders back.
+	ErrSlowConsumer = errors.New("shard: slow consumer")
+	// ErrTooFarBehind: the member fell more than MaxLag behind the head of
+	// its hub's log.
+	ErrTooFarBehind = errors.New("shard: too far behind")
+	// ErrWriteFailed: the member's connection refused a write (reset,
+	// closed, or closing).
+	ErrWriteFailed = errors.New("shard: write failed")
+)
+
+// DefaultMaxLag is the default Options.MaxLag.
+const DefaultMaxLag = 64 << 20
+
+// DefaultWriteDeadline is the default Options.WriteDeadline.
+const DefaultWriteDeadline = 10 * time.Second
 
 // DefaultMaxInjectBacklog is the default Options.MaxInjectBacklog.
 const DefaultMaxInjectBacklog = 64 << 20
@@ -26,13 +42,25 @@ const DefaultSealBytes = 256 << 10
 // time once coalescing opens.
 const DefaultCoalesceDuty = 4
 
-// Options tunes a Fanout. The zero value is usable: no pending cap, no
-// coalescing, DefaultSealBytes.
+// Options tunes a Fanout. The zero value is usable: DefaultMaxLag,
+// DefaultWriteDeadline, no coalescing, DefaultSealBytes, no Waiter.
 type Options struct {
-	// MaxPending is how many outbound bytes a member may have queued (in
-	// gnet's outbound buffer) before a write; past it the member is evicted
-	// instead of written to. 0 means no cap.
-	MaxPending int
+	// MaxLag is how far (bytes of stream) a member may fall behind the head
+	// of its hub's log before it is cut off. Back-pressure on senders starts
+	// when a reading member is MaxLag/2 behind. Default DefaultMaxLag.
+	MaxLag int
+	// WriteDeadline is how long a member that is owed bytes may go without
+	// its socket taking any before it is cut off. Default
+	// DefaultWriteDeadline.
+	WriteDeadline time.Duration
+	// Waiter reports when full sockets have room again. Without one (tests,
+	// benchmarks), a member whose socket was full is retried at the next
+	// round or sweep.
+	Waiter Waiter
+	// OnResume is called, on the member's loop, for each sender parked with
+	// Member.Hold once congestion lifts; it should make the server read the
+	// sender's input again (gnet: Conn.Wake).
+	OnResume func(m *Member)
 	// Coalesce bounds the coalescing window: the pause a hub may put
 	// between the starts of two delivery rounds so that each write carries
 	// more lines. The window is CoalesceDuty times what the previous round
@@ -44,7 +72,8 @@ type Options struct {
 	CoalesceDuty float64
 	// SealBytes seals the outbox early once it holds this many bytes.
 	SealBytes int
-	// OnEvict is called, on the member's loop, when a member is cut off.
+	// OnEvict is called, on the member's loop, when a member is cut off
+	// (reason wraps ErrSlowConsumer, ErrTooFarBehind or ErrWriteFailed).
 	// It should close the connection; the member receives nothing more.
 	OnEvict func(m *Member, reason error)
 	// OnSeal, if set, is called on the origin loop each time a batch is
@@ -72,7 +101,17 @@ type Fanout struct {
 	byExec map[Executor]*Hub      // guarded by mu
 	hubs   atomic.Pointer[[]*Hub] // copy-on-write list read by every flush
 
-	lostTasks atomic.Uint64 // Execute calls refused (engine shutting down)
+	lostTasks   atomic.Uint64 // Execute calls refused (engine shutting down)
+	liveBytes   atomic.Int64  // bytes of sealed batches still held by some log
+	peakLive    atomic.Int64  // the most liveBytes reached since TakePeakLogBytes
+	congested   atomic.Int32  // hubs with a flagged member
+	congestions atomic.Uint64 // times congestion began
+	heldNow     atomic.Int64  // senders parked by Member.Hold
+
+	// Derived from opts once.
+	flagAbove, unflagBelow int64         // back-pressure thresholds (MaxLag/2, MaxLag/4)
+	stallGrace             time.Duration // no progress this long: a flag no longer holds senders
+	sweepEvery             time.Duration // how often a hub with a backlog checks deadlines
 }
 
 // New returns a Fanout registering its members in reg.
@@ -86,7 +125,16 @@ func New(reg *Registry, opts Options) *Fanout {
 	if opts.CoalesceDuty <= 0 {
 		opts.CoalesceDuty = DefaultCoalesceDuty
 	}
+	if opts.MaxLag <= 0 {
+		opts.MaxLag = DefaultMaxLag
+	}
+	if opts.WriteDeadline <= 0 {
+		opts.WriteDeadline = DefaultWriteDeadline
+	}
 	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub)}
+	f.flagAbove, f.unflagBelow = int64(opts.MaxLag/2), int64(opts.MaxLag/4)
+	f.stallGrace = min(max(opts.WriteDeadline/4, 10*time.Millisecond), time.Second)
+	f.sweepEvery = min(max(opts.WriteDeadline/20, 5*time.Millisecond), 100*time.Millisecond)
 	f.hubs.Store(&[]*Hub{})
 	return f
 }
@@ -112,12 +160,13 @@ func (f *Fanout) Hub(exec Executor) *Hub {
 // Hubs returns the hubs created so far. Safe for concurrent use.
 func (f *Fanout) Hubs() []*Hub { return *f.hubs.Load() }
 
-// Close stops the coalescing timers. Call it once the event loops are gone.
+// Close stops the hubs' timers. Call it once the event loops are gone.
 func (f *Fanout) Close() {
 	for _, h := range f.Hubs() {
 		if h.timer != nil {
 			h.timer.Stop()
 		}
+		h.sweepTimer.Stop()
 	}
 }
 
@@ -129,14 +178,29 @@ type Stats struct {
 	Writes     uint64 // write calls made to member connections
 	Deliveries uint64 // lines handed to member connections
 	BytesOut   uint64 // bytes handed to member connections
-	Evictions  uint64 // members cut off as slow consumers
+	Evictions  uint64 // members cut off (slow, too far behind, write failed)
 	LostTasks  uint64 // tasks an event loop refused (it was shutting down)
+
+	LogBytes    int64  // bytes of sealed batches held now, once each, by every log together
+	BehindBytes int64  // the largest hub log: how far behind the slowest member is
+	Congested   bool   // senders are being held back now
+	Congestions uint64 // times back-pressure began
+	Held        int64  // senders parked now
+}
+
+// TakePeakLogBytes returns the most bytes the logs held at once since the
+// last call, and starts a new period at what they hold now. Safe for
+// concurrent use.
+func (f *Fanout) TakePeakLogBytes() int64 {
+	return f.peakLive.Swap(f.liveBytes.Load())
 }
 
 // Stats sums the hubs' counters. Safe for concurrent use.
 func (f *Fanout) Stats() Stats {
-	s := Stats{LostTasks: f.lostTasks.Load()}
+	s := Stats{LostTasks: f.lostTasks.Load(), LogBytes: f.liveBytes.Load(), Congested: f.Congested(),
+		Congestions: f.congestions.Load(), Held: f.heldNow.Load()}
 	for _, h := range f.Hubs() {
+		s.BehindBytes = max(s.BehindBytes, h.logSize.Load())
 		s.Frames += h.frames.Load()
 		s.Batches += h.batches.Load()
 		s.Rounds += h.rounds.Load()
@@ -165,15 +229,19 @@ func (f *Fanout) Inject(buf []byte, lines int) bool {
 			return false
 		}
 	}
-	b := getBatch(nil) // no local sender: every member gets all of it
+	b := getBatch(f, nil) // no local sender: every member gets all of it
 	b.buf, b.lines = buf, lines
-	handOut(b, hubs)
+	f.handOut(b, hubs)
 	return true
 }
 
-// handOut gives sealed batch b to every hub; the last to write it
-// recycles it. Safe for concurrent use.
-func handOut(b *batch, hubs []*Hub) {
+// handOut gives sealed batch b to every hub; the last to drop it from its
+// log recycles it. Safe for concurrent use.
+func (f *Fanout) handOut(b *batch, hubs []*Hub) {
+	live := f.liveBytes.Add(int64(len(b.buf)))
+	for peak := f.peakLive.Load(); live > peak && !f.peakLive.CompareAndSwap(peak, live); {
+		peak = f.peakLive.Load()
+	}
 	b.refs.Store(int32(len(hubs)))
 	for _, h := range hubs {
 		h.enqueue(b)
@@ -195,7 +263,7 @@ func (f *Fanout) Each(ctx context.Context, fn func(m *Member)) error {
 }
 
 // Backlog returns how many bytes are still queued anywhere in the fan-out:
-// unsealed outboxes, undelivered inboxes and members' outbound buffers.
+// unsealed outboxes, undelivered inboxes and what members are still owed.
 // It asks each loop and waits for the answers or ctx.
 func (f *Fanout) Backlog(ctx context.Context) (int, error) {
 	return f.onEveryLoop(ctx, "backlog", (*Hub).backlog)

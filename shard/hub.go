@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,11 @@ type Hub struct {
 	exec        Executor
 	flushTask   gnet.Runnable // seals the outbox; built once
 	deliverTask gnet.Runnable // runs a delivery round; built once
+	resumeTask  gnet.Runnable // writes to members whose sockets have room again; built once
+	sweepTask   gnet.Runnable // enforces the write deadline; built once
+	releaseTask gnet.Runnable // resumes held senders; built once
 	timer       *time.Timer   // fires a held-back round (Coalesce > 0)
+	sweepTimer  *time.Timer   // fires sweepTask while members are behind
 
 	members      []*Member     // loop-owned: everyone living on this loop
 	out          *batch        // loop-owned: frames read this cycle, not yet sealed
@@ -27,18 +32,31 @@ type Hub struct {
 	delivering   bool          // loop-owned: a round is writing to members
 	leaving      []*Member     // loop-owned: left during a round, removed after it
 	round        []*batch      // loop-owned: the batches of the current round
-	roundBuf     []byte        // loop-owned: the round's batches laid end to end
-	roundSeq     uint64        // loop-owned: numbers rounds for Member.mark
 	lastRound    time.Time     // loop-owned: when the previous round started
 	lastCost     time.Duration // loop-owned: how long the previous round took to write
-	roundLines   int           // loop-owned: lines in the current round
 	roundCount   roundCount    // loop-owned: what the current round wrote
-	iov          [][]byte      // loop-owned: scratch for a sender's writev
+	iov          [][]byte      // loop-owned: scratch for one member's writev
+	at           []int64       // loop-owned: stream offset of each iov piece
+	held         []*Member     // loop-owned: senders parked by back-pressure
+	flags        int           // loop-owned: members flagged as holding senders back
+	sweeping     bool          // loop-owned: sweepTimer is armed
+
+	// The log (see log.go); loop-owned.
+	log      []entry // live entries are log[front:]
+	front    int     // index of the oldest live entry
+	firstSeq uint64  // sequence number of log[front]
+	nextSeq  uint64  // sequence number the next entry gets
+	tail     int64   // stream offset past the newest entry
+	caughtUp int     // attached members with cursor == tail
 
 	mu             sync.Mutex
-	inbox          []*batch // guarded by mu: sealed batches awaiting a round
-	inboxBytes     int      // guarded by mu: bytes in inbox
-	deliverPending bool     // guarded by mu: deliverTask is queued or held
+	inbox          []*batch  // guarded by mu: sealed batches awaiting a round
+	inboxBytes     int       // guarded by mu: bytes in inbox
+	deliverPending bool      // guarded by mu: deliverTask is queued or held
+	ready          []*Member // guarded by mu: members whose sockets have room again
+	resumePending  bool      // guarded by mu: resumeTask is queued
+
+	logSize atomic.Int64 // logBytes() as of the hub's last change, for Stats
 
 	// Counters, written by the hub's loop, read by anyone.
 	frames, batches, rounds, writes, deliveries, bytesOut, evictions atomic.Uint64
@@ -48,10 +66,15 @@ func newHub(f *Fanout, exec Executor) *Hub {
 	h := &Hub{f: f, exec: exec}
 	h.flushTask = gnet.RunnableFunc(func(context.Context) error { h.flush(); return nil })
 	h.deliverTask = gnet.RunnableFunc(func(context.Context) error { h.deliver(); return nil })
+	h.resumeTask = gnet.RunnableFunc(func(context.Context) error { h.resume(); return nil })
+	h.sweepTask = gnet.RunnableFunc(func(context.Context) error { h.sweep(); return nil })
+	h.releaseTask = gnet.RunnableFunc(func(context.Context) error { h.releaseHeld(); return nil })
 	if f.opts.Coalesce > 0 {
 		h.timer = time.AfterFunc(time.Hour, func() { h.execute(h.deliverTask) })
 		h.timer.Stop()
 	}
+	h.sweepTimer = time.AfterFunc(time.Hour, func() { h.execute(h.sweepTask) })
+	h.sweepTimer.Stop()
 	return h
 }
 
@@ -61,6 +84,7 @@ func (h *Hub) Join(m *Member) {
 	m.hub = h
 	m.pos = len(h.members)
 	h.members = append(h.members, m)
+	h.attach(m)
 	h.f.reg.Add(m)
 }
 
@@ -79,7 +103,7 @@ func (h *Hub) execute(r gnet.Runnable) {
 // end of this loop cycle. Runs on the hub's loop.
 func (h *Hub) publish(m *Member, line []byte) {
 	if h.out == nil {
-		h.out = getBatch(h)
+		h.out = getBatch(h.f, h)
 		if h.f.opts.OnSeal != nil {
 			h.out.first = time.Now()
 		}
@@ -87,7 +111,7 @@ func (h *Hub) publish(m *Member, line []byte) {
 	b := h.out
 	start := len(b.buf)
 	b.buf = appendFrame(b.buf, m.prefix, line)
-	b.frames = append(b.frames, frame{sender: m, span: span{start, len(b.buf)}})
+	b.frames = append(b.frames, frame{sender: m, start: start, end: len(b.buf)})
 	h.frames.Add(1)
 	if len(b.buf) >= h.f.opts.SealBytes {
 		h.flush()
@@ -116,7 +140,7 @@ func (h *Hub) flush() {
 	if h.f.opts.OnBatch != nil {
 		h.f.opts.OnBatch(b.buf, b.lines)
 	}
-	handOut(b, h.f.Hubs())
+	h.f.handOut(b, h.f.Hubs())
 }
 
 // enqueue hands b to this hub's next round. Safe for concurrent use.
@@ -139,9 +163,10 @@ func (h *Hub) queued() int {
 	return h.inboxBytes
 }
 
-// deliver runs one round: every batch in the inbox goes to every member
-// with one write each, the member's own frames left out.
-// Runs on the hub's loop.
+// deliver runs one round: every batch in the inbox joins the log, and every
+// member that is not waiting for room is written what it is owed, its own
+// frames left out, with one writev (more only when its socket takes more
+// than one layout's worth). Runs on the hub's loop.
 func (h *Hub) deliver() {
 	now := time.Now()
 	if limit := h.f.opts.Coalesce; limit > 0 {
@@ -167,126 +192,129 @@ func (h *Hub) deliver() {
 		return
 	}
 	h.rounds.Add(1)
+	h.appendLog(h.round)
+	clear(h.round)
+	h.round = h.round[:0]
 
-	data := h.layout()
+	nanos := now.UnixNano()
 	h.delivering = true
 	for _, m := range h.members {
-		h.writeTo(m, data)
+		if m.attached && !m.blocked {
+			h.writeTo(m, nanos)
+		}
 	}
 	h.delivering = false
 	h.lastCost = time.Since(now)
-	h.publishCount()
+	h.cutLaggards()
+	h.afterWrites()
+}
 
+// afterWrites finishes a round or a resume: members that left meanwhile
+// are removed, the log is trimmed and the counters are published.
+// Runs on the hub's loop.
+func (h *Hub) afterWrites() {
 	for i, m := range h.leaving {
 		h.remove(m)
 		h.leaving[i] = nil
 	}
 	h.leaving = h.leaving[:0]
-	for i, b := range h.round {
-		b.release()
-		h.round[i] = nil
-	}
-	h.round = h.round[:0]
-	if cap(h.roundBuf) > 4*maxKeptBatch {
-		h.roundBuf = nil
+	h.trim()
+	h.logSize.Store(h.logBytes())
+	h.publishCount()
+	if h.logBytes() > 0 && !h.sweeping {
+		h.sweeping = true
+		h.sweepTimer.Reset(h.f.sweepEvery)
 	}
 }
 
-// layout returns the round's bytes (one batch as is, several laid end to
-// end) and records, on each local sender, where its own frames lie.
+// writeTo writes m what it is owed, up to what its socket takes now, and
+// waits for room when the socket is full. Runs on the hub's loop.
+func (h *Hub) writeTo(m *Member, now int64) {
+	if m.progress == 0 && m.cursor < h.tail {
+		m.progress = now // fell behind just now: the deadline counts from here
+	}
+	moved := false
+	for m.attached && m.cursor < h.tail {
+		total, stop := h.gather(m)
+		if total == 0 {
+			h.moveCursor(m, stop) // only its own frames were left
+			continue
+		}
+		n, err := m.Conn.Writev(h.iov)
+		h.roundCount.writes++
+		if n > 0 {
+			h.roundCount.bytes += uint64(n)
+			m.progress, moved = now, true
+		}
+		h.moveCursor(m, h.wrote(max(n, 0), stop))
+		if err != nil {
+			h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
+			break
+		}
+		if n < total {
+			h.block(m)
+			break
+		}
+	}
+	clear(h.iov) // drop references to batches
+	h.iov = h.iov[:0]
+	if m.attached {
+		h.checkFlag(m, now, moved)
+	}
+}
+
+// block parks m until its socket has room; the Waiter wakes it. Without a
+// Waiter, m is simply retried at the next round. Runs on the hub's loop.
+func (h *Hub) block(m *Member) {
+	w := h.f.opts.Waiter
+	if w == nil {
+		return
+	}
+	if err := w.Wait(m); err != nil {
+		h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
+		return
+	}
+	m.blocked = true
+}
+
+// wake queues m to be written again on its loop. Safe for concurrent use.
+func (h *Hub) wake(m *Member) {
+	h.mu.Lock()
+	h.ready = append(h.ready, m)
+	schedule := !h.resumePending
+	h.resumePending = true
+	h.mu.Unlock()
+	if schedule {
+		h.execute(h.resumeTask)
+	}
+}
+
+// resume writes to every member whose socket has room again.
 // Runs on the hub's loop.
-func (h *Hub) layout() []byte {
-	h.roundSeq++
-	h.roundLines = 0
-	for _, b := range h.round {
-		h.roundLines += b.lines
-	}
-	data := h.round[0].buf
-	if len(h.round) > 1 {
-		data = h.roundBuf[:0]
-		for _, b := range h.round {
-			data = append(data, b.buf...)
+func (h *Hub) resume() {
+	h.mu.Lock()
+	ready := h.ready
+	h.ready = nil
+	h.resumePending = false
+	h.mu.Unlock()
+	now := time.Now().UnixNano()
+	h.delivering = true
+	for _, m := range ready {
+		if m.hub != h || !m.blocked || !m.attached {
+			continue // left, cut, or a stale wake-up
 		}
-		h.roundBuf = data
+		m.blocked = false
+		h.writeTo(m, now)
 	}
-	off := 0
-	for _, b := range h.round {
-		if b.origin == h { // only this loop's members can be senders here
-			for _, fr := range b.frames {
-				m := fr.sender
-				if m.gone {
-					continue
-				}
-				if m.mark != h.roundSeq {
-					m.mark = h.roundSeq
-					m.skips = m.skips[:0]
-				}
-				m.skips = append(m.skips, span{off + fr.start, off + fr.end})
-			}
-		}
-		off += len(b.buf)
-	}
-	return data
+	h.delivering = false
+	clear(ready)
+	h.afterWrites()
 }
 
-// writeTo hands data, less m's own frames, to m's connection in one write.
-// Runs on the hub's loop.
-func (h *Hub) writeTo(m *Member, data []byte) {
-	if m.evicted || m.gone {
-		return
-	}
-	// Write errors need no handling here: gnet closes the connection itself
-	// and OnClose makes the member leave.
-	if m.mark != h.roundSeq {
-		if h.overCap(m, len(data)) {
-			return
-		}
-		h.roundCount.add(len(data), h.roundLines)
-		_, _ = m.Conn.Write(data)
-		return
-	}
-
-	iov, n, prev := h.iov[:0], 0, 0
-	for _, s := range m.skips {
-		if s.start > prev {
-			iov = append(iov, data[prev:s.start])
-			n += s.start - prev
-		}
-		prev = s.end
-	}
-	if prev < len(data) {
-		iov = append(iov, data[prev:])
-		n += len(data) - prev
-	}
-	h.iov = iov[:0]
-	if n == 0 || h.overCap(m, n) {
-		return
-	}
-	h.roundCount.add(n, h.roundLines-len(m.skips))
-	if len(iov) == 1 {
-		_, _ = m.Conn.Write(iov[0])
-		return
-	}
-	for len(iov) > 0 && !m.gone {
-		chunk := iov[:min(len(iov), maxIovecs)]
-		_, _ = m.Conn.Writev(chunk)
-		iov = iov[len(chunk):]
-		if len(iov) > 0 {
-			h.roundCount.writes++ // a sender with over UIO_MAXIOV pieces
-		}
-	}
-}
-
-// roundCount adds up one round's writes in plain fields, so the
-// per-recipient path does no atomic operation; publishCount moves the sums
-// into the shared counters once per round.
+// roundCount adds up the writes of a round (or a resume) in plain fields,
+// so the per-recipient path does no atomic operation; publishCount moves
+// the sums into the shared counters once per round.
 type roundCount struct{ writes, deliveries, bytes uint64 }
-
-func (c *roundCount) add(n, lines int) {
-	c.writes++
-	c.deliveries += uint64(lines)
-	c.bytes += uint64(n)
-}
 
 // publishCount makes the round's sums visible to Stats. Runs on the hub's
 // loop, once per round.
@@ -298,19 +326,17 @@ func (h *Hub) publishCount() {
 	*c = roundCount{}
 }
 
-// overCap evicts m when n more bytes would take its queue past MaxPending.
+// cut stops writing to m and has the server close it for reason.
 // Runs on the hub's loop.
-func (h *Hub) overCap(m *Member, n int) bool {
-	max := h.f.opts.MaxPending
-	if max <= 0 || m.Conn.OutboundBuffered()+n <= max {
-		return false
+func (h *Hub) cut(m *Member, reason error) {
+	if !m.attached {
+		return
 	}
-	m.evicted = true
+	h.detach(m)
 	h.evictions.Add(1)
 	if h.f.opts.OnEvict != nil {
-		h.f.opts.OnEvict(m, ErrSlowConsumer)
+		h.f.opts.OnEvict(m, reason)
 	}
-	return true
 }
 
 // leave takes m out of the hub; during a round the removal waits for the
@@ -321,12 +347,18 @@ func (h *Hub) leave(m *Member) {
 		return
 	}
 	m.gone = true
+	h.detach(m)
 	h.f.reg.Remove(m)
+	if m.held {
+		m.held = false
+		h.f.heldNow.Add(-1)
+	}
 	if h.delivering {
 		h.leaving = append(h.leaving, m)
 		return
 	}
 	h.remove(m)
+	h.logSize.Store(h.logBytes())
 }
 
 func (h *Hub) remove(m *Member) {
@@ -341,7 +373,9 @@ func (h *Hub) remove(m *Member) {
 	m.pos = -1
 }
 
-// backlog counts the bytes still queued on this hub. Runs on the hub's loop.
+// backlog counts the bytes still queued on this hub: the unsealed outbox,
+// the inbox and what every attached member is still owed.
+// Runs on the hub's loop.
 func (h *Hub) backlog() int {
 	n := 0
 	if h.out != nil {
@@ -349,8 +383,8 @@ func (h *Hub) backlog() int {
 	}
 	n += h.queued()
 	for _, m := range h.members {
-		if !m.evicted && !m.gone {
-			n += m.Conn.OutboundBuffered()
+		if m.attached {
+			n += int(h.tail - m.cursor)
 		}
 	}
 	return n

@@ -95,34 +95,47 @@ func settle(t testing.TB, loops ...*testLoop) {
 	}
 }
 
-// testConn records what the fan-out writes to it.
+// testConn records what the fan-out writes to it. By default it takes
+// every write whole; with a budget it takes at most that many bytes in
+// all until given more (a full socket), and with fail set it refuses.
 type testConn struct {
 	mu      sync.Mutex
 	buf     bytes.Buffer // guarded by mu
-	writes  int          // guarded by mu: write calls (Write or Writev)
-	pending int          // guarded by mu: what OutboundBuffered reports
+	writes  int          // guarded by mu: Writev calls that took bytes or failed
+	limited bool         // guarded by mu: budget applies
+	budget  int          // guarded by mu: bytes it takes before it is "full"
+	perCall int          // guarded by mu: at most this many bytes per call (0: no cap)
+	fail    error        // guarded by mu: returned by every write
 	onWrite func()       // runs inside each write, on the loop
-}
-
-func (c *testConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	c.writes++
-	c.buf.Write(p)
-	fn := c.onWrite
-	c.mu.Unlock()
-	if fn != nil {
-		fn()
-	}
-	return len(p), nil
 }
 
 func (c *testConn) Writev(bs [][]byte) (int, error) {
 	c.mu.Lock()
-	c.writes++
+	if c.fail != nil {
+		c.writes++
+		c.mu.Unlock()
+		return 0, c.fail
+	}
 	n := 0
 	for _, b := range bs {
-		n += len(b)
-		c.buf.Write(b)
+		take := len(b)
+		if c.limited {
+			take = min(take, c.budget-n)
+		}
+		if c.perCall > 0 {
+			take = min(take, c.perCall-n)
+		}
+		c.buf.Write(b[:take])
+		n += take
+		if take < len(b) {
+			break
+		}
+	}
+	if c.limited {
+		c.budget -= n
+	}
+	if n > 0 {
+		c.writes++
 	}
 	fn := c.onWrite
 	c.mu.Unlock()
@@ -132,10 +145,18 @@ func (c *testConn) Writev(bs [][]byte) (int, error) {
 	return n, nil
 }
 
-func (c *testConn) OutboundBuffered() int {
+// limit makes the connection take at most budget more bytes.
+func (c *testConn) limit(budget int) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pending
+	c.limited, c.budget = true, budget
+	c.mu.Unlock()
+}
+
+// unlimit lets the connection take everything again.
+func (c *testConn) unlimit() {
+	c.mu.Lock()
+	c.limited = false
+	c.mu.Unlock()
 }
 
 func (c *testConn) stats() (string, int) {

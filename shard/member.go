@@ -7,12 +7,25 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// Sink is the write side of one connection; gnet.Conn satisfies it.
-// Its methods are called only on the connection's own event loop.
+// Sink is the write side of one connection. Its methods are called only on
+// the connection's own event loop.
 type Sink interface {
-	Write(p []byte) (int, error)
+	// Writev writes, without blocking, as much of bs (in order) as the
+	// connection takes now and returns how many bytes it took. A short
+	// count with a nil error means the connection is full for now; an
+	// error means it is broken or closing and takes nothing more.
 	Writev(bs [][]byte) (int, error)
-	OutboundBuffered() int
+}
+
+// Waiter tells the fan-out when a full connection can take more bytes.
+type Waiter interface {
+	// Wait arranges for m.Writable to be called, once, from any
+	// goroutine, when m's connection can take more bytes (or has failed).
+	// Runs on m's loop.
+	Wait(m *Member) error
+	// Forget drops what Wait arranged for m; m is leaving. Runs on m's
+	// loop, before the connection's descriptor is closed.
+	Forget(m *Member)
 }
 
 // Executor runs tasks on one event loop; gnet.EventLoop satisfies it.
@@ -29,22 +42,31 @@ type Member struct {
 	Conn  Sink  // written only on the member's loop
 	Value any   // the server's per-connection state; never touched here
 
-	hub     *Hub   // the hub of the member's event loop
-	prefix  []byte // "<ID>:" encoded once at join
-	pos     int    // index in hub.members; -1 once the member has left
-	evicted bool   // set once the member is cut off; no more writes
-	gone    bool   // set once the member has left
-	mark    uint64 // the delivery round in which skips is valid
-	skips   []span // this member's own frames in round mark
+	hub      *Hub   // the hub of the member's event loop
+	prefix   []byte // "<ID>:" encoded once at join
+	pos      int    // index in hub.members; -1 once the member has left
+	gone     bool   // set once the member has left
+	attached bool   // holds a cursor in the hub's log: joined, not cut, not left
+
+	cursor   int64  // stream offset of the next byte owed to this member
+	entry    uint64 // seq of the log entry holding cursor; hub.nextSeq when caught up
+	own      []span // this member's own frames not yet passed, oldest first
+	ownHead  int    // own[ownHead:] are live
+	blocked  bool   // the socket was full; waiting for the Waiter
+	waitFD   int    // the descriptor the EpollWaiter watches for it; -1 if none
+	progress int64  // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
+	flagged  bool   // a reader this far behind that it holds senders back
+	flagAt   int64  // Unix nanos when flagged was set
+	held     bool   // on hub.held: a sender whose input waits for back-pressure to lift
 }
 
-// span is a half-open byte range [start, end).
-type span struct{ start, end int }
+// span is a half-open range [start, end) of a hub's stream.
+type span struct{ start, end int64 }
 
 // NewMember returns a member for the connection with the given ID. It
 // receives nothing until it joins a hub.
 func NewMember(id int64, conn Sink) *Member {
-	m := &Member{ID: id, Conn: conn, pos: -1}
+	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1}
 	m.prefix = append(strconv.AppendInt(make([]byte, 0, 21), id, 10), ':')
 	return m
 }
@@ -66,4 +88,38 @@ func (m *Member) Leave() {
 		return
 	}
 	m.hub.leave(m)
+}
+
+// Writable tells the member's hub that its connection can take more bytes.
+// Safe for concurrent use; the Waiter calls it.
+func (m *Member) Writable() {
+	if h := m.hub; h != nil {
+		h.wake(m)
+	}
+}
+
+// Hold parks a sender whose input the server leaves unread because the
+// fan-out is congested ([Fanout.Congested]); Options.OnResume is called
+// for it, on its loop, once the congestion lifts. Runs on the member's loop.
+func (m *Member) Hold() {
+	h := m.hub
+	if h == nil || m.gone || m.held {
+		return
+	}
+	m.held = true
+	h.held = append(h.held, m)
+	h.f.heldNow.Add(1)
+	if !h.f.Congested() {
+		h.releaseHeld() // lifted between the caller's check and now
+	}
+}
+
+// Lag returns how many bytes of the stream the member has yet to be
+// written: how far behind the head of its hub's log it is.
+// Runs on the member's loop.
+func (m *Member) Lag() int64 {
+	if m.hub == nil || !m.attached {
+		return 0
+	}
+	return m.hub.tail - m.cursor
 }

@@ -1,0 +1,73 @@
+package shard
+
+import (
+	"errors"
+	"os"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// errGnetOwnsOutput: gnet has bytes of its own queued for the connection
+// (a last "ERR …" line before a close), so writing past them would reorder
+// the stream.
+var errGnetOwnsOutput = errors.New("shard: connection is closing (gnet holds its output)")
+
+// ConnSink writes to a gnet connection's socket directly, so that what the
+// socket does not take stays in the shared log, once, instead of being
+// copied into gnet's per-connection outbound buffer. Use it only on the
+// connection's own loop (as the fan-out does).
+type ConnSink struct{ C gnet.Conn }
+
+// Fd returns the connection's descriptor, for the EpollWaiter.
+func (s ConnSink) Fd() int { return s.C.Fd() }
+
+// Writev writes what the socket takes now without blocking.
+func (s ConnSink) Writev(bs [][]byte) (int, error) {
+	if s.C.OutboundBuffered() > 0 {
+		return 0, errGnetOwnsOutput
+	}
+	return writev(s.C.Fd(), bs)
+}
+
+// iovBatch is how many buffers one writev call gets; a longer list is
+// written in several calls (stopping at the first short one). The iovec
+// array lives on the stack, so a write allocates nothing.
+const iovBatch = 64
+
+// writev writes bs to the non-blocking descriptor fd until the socket is
+// full (EAGAIN: a short count and a nil error) or everything is written.
+func writev(fd int, bs [][]byte) (int, error) {
+	var vecs [iovBatch]unix.Iovec
+	total := 0
+	for len(bs) > 0 {
+		k, want := 0, 0
+		for k < iovBatch && k < len(bs) {
+			if p := bs[k]; len(p) > 0 {
+				vecs[k].Base = &p[0]
+				vecs[k].SetLen(len(p))
+			} else {
+				vecs[k] = unix.Iovec{}
+			}
+			want += len(bs[k])
+			k++
+		}
+		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&vecs[0])), uintptr(k))
+		switch errno {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return total, nil
+		default:
+			return total, os.NewSyscallError("writev", errno)
+		}
+		total += int(n)
+		if int(n) < want {
+			return total, nil
+		}
+		bs = bs[k:]
+	}
+	return total, nil
+}
