@@ -199,8 +199,14 @@ func (h *Hub) deliver() {
 	nanos := now.UnixNano()
 	h.delivering = true
 	for _, m := range h.members {
-		if m.attached && !m.blocked {
+		switch {
+		case !m.attached:
+		case !m.blocked:
 			h.writeTo(m, nanos)
+		case !m.flagged && nanos-m.progress < int64(h.f.stallGrace):
+			// Waiting for room but reading: the round may have put it far
+			// behind before its socket reports room again.
+			h.checkFlag(m, nanos, true)
 		}
 	}
 	h.delivering = false
@@ -244,7 +250,7 @@ func (h *Hub) writeTo(m *Member, now int64) {
 		h.roundCount.writes++
 		if n > 0 {
 			h.roundCount.bytes += uint64(n)
-			m.progress, moved = now, true
+			m.progress, moved, m.unsent = now, true, -1
 		}
 		h.moveCursor(m, h.wrote(max(n, 0), stop))
 		if err != nil {

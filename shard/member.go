@@ -17,6 +17,10 @@ type Sink interface {
 	Writev(bs [][]byte) (int, error)
 }
 
+// unsentSink is a Sink that can tell how much its socket has not yet sent
+// (ConnSink can).
+type unsentSink interface{ Unsent() int }
+
 // Waiter tells the fan-out when a full connection can take more bytes.
 type Waiter interface {
 	// Wait arranges for m.Writable to be called, once, from any
@@ -55,6 +59,7 @@ type Member struct {
 	blocked  bool   // the socket was full; waiting for the Waiter
 	waitFD   int    // the descriptor the EpollWaiter watches for it; -1 if none
 	progress int64  // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
+	unsent   int    // what the socket held unsent at the sweep's last probe; -1 when not probed
 	flagged  bool   // a reader this far behind that it holds senders back
 	flagAt   int64  // Unix nanos when flagged was set
 	held     bool   // on hub.held: a sender whose input waits for back-pressure to lift
@@ -66,7 +71,7 @@ type span struct{ start, end int64 }
 // NewMember returns a member for the connection with the given ID. It
 // receives nothing until it joins a hub.
 func NewMember(id int64, conn Sink) *Member {
-	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1}
+	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1, unsent: -1}
 	m.prefix = append(strconv.AppendInt(make([]byte, 0, 21), id, 10), ':')
 	return m
 }

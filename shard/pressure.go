@@ -74,6 +74,9 @@ func (h *Hub) sweep() {
 		if !m.attached || m.cursor == h.tail {
 			continue
 		}
+		if m.blocked && now-m.progress > int64(h.f.stallGrace) {
+			h.probe(m, now)
+		}
 		switch {
 		case m.progress != 0 && now-m.progress > deadline:
 			h.cut(m, fmt.Errorf("%w: no progress for %s, %d bytes behind", ErrSlowConsumer,
@@ -94,6 +97,22 @@ func (h *Hub) sweep() {
 		h.sweeping = true
 		h.sweepTimer.Reset(h.f.sweepEvery)
 	}
+}
+
+// probe looks for progress a full socket does not report: a kernel
+// reports room only once a good part of its send buffer is free, and a
+// client that reads slowly through a small window may take long to free
+// it. Bytes the socket sent since the last probe count as progress.
+func (h *Hub) probe(m *Member, now int64) {
+	s, ok := m.Conn.(unsentSink)
+	if !ok {
+		return
+	}
+	q := s.Unsent()
+	if q >= 0 && m.unsent >= 0 && q < m.unsent {
+		m.progress = now
+	}
+	m.unsent = q
 }
 
 // releaseHeld resumes every sender parked on this hub.

@@ -31,6 +31,18 @@ func (s ConnSink) Writev(bs [][]byte) (int, error) {
 	return writev(s.C.Fd(), bs)
 }
 
+// Unsent returns the bytes the socket holds that the peer has not yet
+// acknowledged (SIOCOUTQ), or -1 when the kernel does not say. The sweep
+// uses it to see a slow reader's progress while its socket stays too full
+// to report room.
+func (s ConnSink) Unsent() int {
+	n, err := unix.IoctlGetInt(s.C.Fd(), unix.SIOCOUTQ)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // iovBatch is how many buffers one writev call gets; a longer list is
 // written in several calls (stopping at the first short one). The iovec
 // array lives on the stack, so a write allocates nothing.
