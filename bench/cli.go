@@ -35,7 +35,7 @@ type options struct {
 func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, scale (the flags below override it)")
+	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, burst, stalled, overload, scale (the flags below override it)")
 	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
 	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
@@ -56,6 +56,10 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", w.ConnectConcurrency, "dials in flight at once (0 = 64)")
 	fs.IntVar(&w.Window, "window", w.Window, "unpaced: lines each sender may have in flight (0 = 100)")
 	fs.IntVar(&w.ReadBuffer, "read-buf", w.ReadBuffer, "bytes per read syscall (0 = 262144)")
+	fs.IntVar(&w.Stalled, "stalled", w.Stalled, "extra connections that never read")
+	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
+	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
+	fs.DurationVar(&w.After, "after", w.After, "after the clients leave, wait this long and report the server's RSS")
 	return fs
 }
 
@@ -122,8 +126,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stdout, "scenario %s: %s\n", sc.Name, sc.Note)
-	fmt.Fprintf(stdout, "clients %d, senders %d, rate %g lines/s (0 = unpaced), size %d B, %s measured after %s warm-up, %d run(s), medians\n\n",
+	fmt.Fprintf(stdout, "clients %d, senders %d, rate %g lines/s (0 = unpaced), size %d B, %s measured after %s warm-up, %d run(s), medians\n",
 		sc.Clients, sc.Senders, sc.Rate, max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup, o.runs)
+	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
+		fmt.Fprintf(stdout, "stalled clients %d, blast %t, burst %d B per sender\n", sc.Stalled, sc.Blast, sc.Burst)
+	}
+	fmt.Fprintln(stdout)
 	if err := WriteTable(stdout, results); err != nil {
 		return 1
 	}
@@ -248,7 +256,12 @@ func median(rs []*Result) *Result {
 	out.ServerCPUMicrosPerDelivery = pick(func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery })
 	out.ServerBytesPerConn = pick(func(r *Result) float64 { return r.ServerBytesPerConn })
 	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
+	out.SentPerSec = pick(func(r *Result) float64 { return r.SentPerSec })
 	for _, r := range rs {
+		out.ReadersCut = max(out.ReadersCut, r.ReadersCut)
+		out.SendersCut = max(out.SendersCut, r.SendersCut)
+		out.StalledCut = min(out.StalledCut, r.StalledCut)
+		out.ServerRSSAfterBytes = max(out.ServerRSSAfterBytes, r.ServerRSSAfterBytes)
 		out.Lost = max(out.Lost, r.Lost)
 		out.Duplicates = max(out.Duplicates, r.Duplicates)
 		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)

@@ -24,14 +24,18 @@ type Result struct {
 	ConnectSeconds float64 `json:"connect_seconds"`
 	DrainSeconds   float64 `json:"drain_seconds"`
 
-	LinesSent          uint64 `json:"lines_sent"`
-	DeliveriesExpected uint64 `json:"deliveries_expected"`
-	Received           uint64 `json:"deliveries_received"`
-	Lost               uint64 `json:"lost"`
-	Duplicates         uint64 `json:"duplicates_or_reordered"`
-	Foreign            uint64 `json:"foreign_lines"`
-	ReadErrors         int    `json:"read_errors"`
-	FirstReadError     string `json:"first_read_error,omitempty"`
+	LinesSent          uint64  `json:"lines_sent"`
+	DeliveriesExpected uint64  `json:"deliveries_expected"`
+	Received           uint64  `json:"deliveries_received"`
+	Lost               uint64  `json:"lost"`
+	Duplicates         uint64  `json:"duplicates_or_reordered"`
+	Foreign            uint64  `json:"foreign_lines"`
+	ReadErrors         int     `json:"read_errors"`
+	FirstReadError     string  `json:"first_read_error,omitempty"`
+	ReadersCut         int     `json:"readers_cut"` // receiving-only clients the server closed before the end
+	SendersCut         int     `json:"senders_cut"` // sending clients the server closed before the end
+	StalledCut         int     `json:"stalled_cut"` // stalled clients the server had closed by the end
+	SentPerSec         float64 `json:"lines_sent_per_sec"`
 
 	InWindowDeliveries    uint64  `json:"in_window_deliveries"`
 	AskedDeliveriesPerSec float64 `json:"asked_deliveries_per_sec"`
@@ -48,6 +52,7 @@ type Result struct {
 	ServerRSSIdleBytes         uint64  `json:"server_rss_before_clients_bytes"`
 	ServerRSSConnectedBytes    uint64  `json:"server_rss_connected_bytes"`
 	ServerBytesPerConn         float64 `json:"server_bytes_per_conn"`
+	ServerRSSAfterBytes        uint64  `json:"server_rss_after_bytes,omitempty"` // RSS --after the clients left
 	GeneratorCPUSeconds        float64 `json:"generator_cpu_seconds"`
 }
 
@@ -72,6 +77,10 @@ var metrics = []metric{
 	{"asked lines/s", func(r *Result) float64 { return r.AskedDeliveriesPerSec }, "%.0f", 0},
 	{"delivered MB/s", func(r *Result) float64 { return r.DeliveredMBPerSec }, "%.1f", +1},
 	{"lines sent", func(r *Result) float64 { return float64(r.LinesSent) }, "%.0f", 0},
+	{"lines sent/s", func(r *Result) float64 { return r.SentPerSec }, "%.0f", +1},
+	{"readers cut", func(r *Result) float64 { return float64(r.ReadersCut) }, "%.0f", -1},
+	{"senders cut", func(r *Result) float64 { return float64(r.SendersCut) }, "%.0f", -1},
+	{"stalled cut", func(r *Result) float64 { return float64(r.StalledCut) }, "%.0f", 0},
 	{"deliveries expected", func(r *Result) float64 { return float64(r.DeliveriesExpected) }, "%.0f", 0},
 	{"deliveries received", func(r *Result) float64 { return float64(r.Received) }, "%.0f", 0},
 	{"lost", func(r *Result) float64 { return float64(r.Lost) }, "%.0f", -1},
@@ -86,6 +95,8 @@ var metrics = []metric{
 	{"server CPU µs/delivery", func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery }, "%.3f", -1},
 	{"server peak RSS MiB", func(r *Result) float64 { return float64(r.ServerPeakRSSBytes) / (1 << 20) }, "%.1f", -1},
 	{"server bytes/conn", func(r *Result) float64 { return r.ServerBytesPerConn }, "%.0f", -1},
+	{"server RSS before MiB", func(r *Result) float64 { return float64(r.ServerRSSIdleBytes) / (1 << 20) }, "%.1f", 0},
+	{"server RSS after MiB", func(r *Result) float64 { return float64(r.ServerRSSAfterBytes) / (1 << 20) }, "%.1f", -1},
 	{"generator CPU s", func(r *Result) float64 { return r.GeneratorCPUSeconds }, "%.2f", 0},
 }
 

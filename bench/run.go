@@ -58,7 +58,9 @@ type run struct {
 	w       Workload
 	target  Target
 	conns   []*conn
+	stalled []int           // sockets of the clients that never read
 	sent    []atomic.Uint64 // per sender: lines written
+	cut     []atomic.Bool   // per sender: the server closed it (a write failed)
 	acked   []atomic.Uint64 // per sender: lines its witness has received
 	winFrom int64           // measured window, Unix nanos, fixed before start
 	winTo   int64
@@ -83,11 +85,12 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("bench: file limit: %w", err)
 	}
-	if need := uint64(w.Clients + fdReserve); need > limit {
+	if need := uint64(w.Clients + w.Stalled + fdReserve); need > limit {
 		return nil, fmt.Errorf("bench: %d clients need %d open files but this process may open only %d (hard limit); "+
 			"run several generator processes or fewer clients", w.Clients, need, limit)
 	}
-	r := &run{w: w, target: target, sent: make([]atomic.Uint64, w.Senders), acked: make([]atomic.Uint64, w.Senders), progress: progress}
+	r := &run{w: w, target: target, sent: make([]atomic.Uint64, w.Senders), cut: make([]atomic.Bool, w.Senders),
+		acked: make([]atomic.Uint64, w.Senders), progress: progress}
 	for i := range r.hists {
 		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
 	}
@@ -120,7 +123,11 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	genBefore := selfCPU()
 	srvBefore := sampleProcs(target.PIDs)
 	var senders sync.WaitGroup
-	sendCtx, cancelSend := context.WithDeadline(ctx, time.Unix(0, r.winTo))
+	sendUntil := time.Unix(0, r.winTo)
+	if w.Burst > 0 {
+		sendUntil = sendUntil.Add(w.Drain) // a burst is written whole, however long the server holds it back
+	}
+	sendCtx, cancelSend := context.WithDeadline(ctx, sendUntil)
 	for s := 0; s < w.Senders; s++ {
 		senders.Add(1)
 		go func() { defer senders.Done(); r.send(sendCtx, s, start) }()
@@ -139,12 +146,21 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	genAfter := selfCPU()
 	close(stopReaders)
 	readerWG.Wait()
+	res.StalledCut = r.stalledCut()
 	r.closeAll()
 	if err := errors.Join(readErrs...); err != nil {
 		return nil, fmt.Errorf("bench: reader: %w", err)
 	}
+	if w.After > 0 && len(target.PIDs) > 0 {
+		select {
+		case <-time.After(w.After):
+		case <-ctx.Done():
+		}
+		res.ServerRSSAfterBytes = sampleProcs(target.PIDs).rss
+	}
 
 	r.fill(res, expected)
+	res.SentPerSec = float64(res.LinesSent) / (w.Warmup + w.Duration).Seconds()
 	window := time.Duration(r.winTo - r.winFrom).Seconds()
 	res.DeliveredPerSec = float64(res.InWindowDeliveries) / window
 	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+22) / 1e6 // payload + id, ':' and CRLF
@@ -203,7 +219,40 @@ func (r *run) connect(ctx context.Context) error {
 	if first == nil && ctx.Err() != nil {
 		first = ctx.Err()
 	}
-	return first
+	if first != nil {
+		return first
+	}
+	for i := range r.w.Stalled {
+		fd, err := r.dial(i, &source)
+		if err != nil {
+			return fmt.Errorf("bench: connect stalled client %d of %d: %w", i+1, r.w.Stalled, err)
+		}
+		r.stalled = append(r.stalled, fd)
+	}
+	if r.w.Blast {
+		// Writes to a server that holds input back block: a timeout lets a
+		// sender see the end of the run.
+		tv := unix.Timeval{Usec: 200_000}
+		for s := range r.w.Senders {
+			if err := unix.SetsockoptTimeval(r.conns[s].fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+				return os.NewSyscallError("setsockopt SO_SNDTIMEO", err)
+			}
+		}
+	}
+	return nil
+}
+
+// stalledCut counts the stalled clients whose connection the server has
+// closed (or reset): TCP no longer calls them established.
+func (r *run) stalledCut() int {
+	n := 0
+	for _, fd := range r.stalled {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil || info.State != unix.BPF_TCP_ESTABLISHED {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *run) dial(i int, source *atomic.Int32) (int, error) {
@@ -230,6 +279,9 @@ func (r *run) closeAll() {
 		if c != nil {
 			_ = unix.Close(c.fd)
 		}
+	}
+	for _, fd := range r.stalled {
+		_ = unix.Close(fd)
 	}
 }
 
@@ -380,7 +432,10 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 			buf = append(buf, '\n')
 			seq++
 		}
-		if err := writeAll(fd, buf); err != nil {
+		if err := writeAll(ctx, fd, buf); err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				r.cut[s].Store(true)
+			}
 			return false
 		}
 		r.sent[s].Store(seq)
@@ -414,6 +469,19 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 		}
 	}
 
+	if r.w.Burst > 0 {
+		for written := 0; written < r.w.Burst && ctx.Err() == nil; written += maxLines * lineLen {
+			if !write(min(maxLines, (r.w.Burst-written+lineLen-1)/lineLen)) {
+				return
+			}
+		}
+		return
+	}
+	for r.w.Blast && ctx.Err() == nil {
+		if !write(maxLines) {
+			return
+		}
+	}
 	for ctx.Err() == nil {
 		room := r.w.Window - int(seq-r.acked[s].Load())
 		if room <= 0 {
@@ -486,11 +554,19 @@ func (r *run) fill(res *Result, expected uint64) {
 		res.Lost += c.tally.Missing(sent, self)
 		res.Foreign += c.tally.Foreign
 		res.InWindowDeliveries += c.inWindow
+		if c.done && c.idx >= r.w.Senders {
+			res.ReadersCut++
+		}
 		if c.err != nil && res.ReadErrors == 0 {
 			res.FirstReadError = c.err.Error()
 		}
 		if c.err != nil {
 			res.ReadErrors++
+		}
+	}
+	for s := range r.cut {
+		if r.cut[s].Load() || r.conns[s].done {
+			res.SendersCut++
 		}
 	}
 	h := hdrhistogram.New(histMin, histMax, 3)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -65,11 +66,15 @@ func dialRaw(sa unix.Sockaddr, family int, src int32) (int, error) {
 	return fd, nil
 }
 
-// writeAll writes b to the blocking socket fd.
-func writeAll(fd int, b []byte) error {
+// writeAll writes b to the blocking socket fd; a send timeout on fd
+// (SO_SNDTIMEO) lets it give up when ctx ends.
+func writeAll(ctx context.Context, fd int, b []byte) error {
 	for len(b) > 0 {
 		n, err := unix.Write(fd, b)
-		if errors.Is(err, unix.EINTR) {
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {

@@ -17,6 +17,10 @@ type Workload struct {
 	ConnectConcurrency int           // dials in flight at once
 	Window             int           // unpaced: lines a sender may have in flight
 	ReadBuffer         int           // bytes each reader goroutine reads per syscall
+	Stalled            int           // extra connections that never read (slow consumers)
+	Blast              bool          // unpaced senders write as fast as the socket takes, no window
+	Burst              int           // bytes each sender writes at once at the start, then stops; 0 = none
+	After              time.Duration // after the clients leave, wait this long and sample the server's RSS
 }
 
 // Scenario is a named preset Workload.
@@ -36,6 +40,12 @@ var Scenarios = []Scenario{
 		Clients: 5000, Senders: 50, Rate: 200, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
 	{Name: "idle", Note: "10 000 idle connections: server memory per connection", Workload: Workload{
 		Clients: 10000, Senders: 0, Size: 64, Duration: 2 * time.Second}},
+	{Name: "burst", Note: "one sender writes 32 MiB at once to 200 readers", Workload: Workload{
+		Clients: 201, Senders: 1, Size: 1000, Blast: true, Burst: 32 << 20, Duration: 5 * time.Second, Drain: 60 * time.Second}},
+	{Name: "stalled", Note: "1 000 clients that never read, 5 readers, 5 unpaced senders", Workload: Workload{
+		Clients: 10, Senders: 5, Stalled: 1000, Size: 64, Blast: true, Duration: 20 * time.Second}},
+	{Name: "overload", Note: "20 unpaced senders to 500 readers", Workload: Workload{
+		Clients: 520, Senders: 20, Size: 64, Blast: true, Duration: 20 * time.Second}},
 	{Name: "scale", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
 		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
 }
@@ -47,7 +57,7 @@ func ScenarioByName(name string) (Scenario, error) {
 			return s, nil
 		}
 	}
-	return Scenario{}, fmt.Errorf("unknown scenario %q (have room, saturate, bigroom, idle, scale)", name)
+	return Scenario{}, fmt.Errorf("unknown scenario %q (have room, saturate, bigroom, idle, burst, stalled, overload, scale)", name)
 }
 
 // withDefaults fills unset tuning fields.
@@ -87,6 +97,12 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("--duration must be positive, got %s", w.Duration)
 	case w.Warmup < 0:
 		return fmt.Errorf("--warmup must not be negative, got %s", w.Warmup)
+	case w.Stalled < 0:
+		return fmt.Errorf("--stalled must not be negative, got %d", w.Stalled)
+	case w.Burst < 0 || (w.Burst > 0 && w.Rate > 0):
+		return fmt.Errorf("--burst must be ≥ 0 and needs --rate 0, got %d at rate %g", w.Burst, w.Rate)
+	case w.After < 0:
+		return fmt.Errorf("--after must not be negative, got %s", w.After)
 	}
 	return nil
 }

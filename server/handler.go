@@ -259,6 +259,12 @@ func (s *Server) evict(m *shard.Member, cause error) {
 		cl.reason = ReasonSlowConsumer
 		s.log.Warn("disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
 			"write_deadline", s.cfg.WriteDeadline, "max_lag", s.cfg.MaxLag)
+		// Reset rather than close gracefully: what its full socket still
+		// holds would otherwise linger in kernel memory until the peer
+		// reads it, which it does not.
+		if err := cl.conn.SetLinger(0); err != nil {
+			s.log.Debug("setting linger on a slow consumer", "id", m.ID, "err", err)
+		}
 	}
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing connection", "id", m.ID, "err", err)

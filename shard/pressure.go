@@ -7,8 +7,9 @@ import (
 
 // Slow readers and back-pressure. A member is cut off only when it does
 // not read: it made no progress for WriteDeadline while it was owed bytes,
-// or it fell more than MaxLag behind the head of the log, or, while it held
-// senders back (below), it could not catch up within WriteDeadline. A
+// or it fell more than MaxLag behind the head of the log while not holding
+// senders back, or, while it held senders back (below), it could not catch
+// up within WriteDeadline. A
 // member that drains its queue is never cut, however large a burst was.
 //
 // A member that is reading but has fallen more than MaxLag/2 behind is
@@ -51,14 +52,17 @@ func (h *Hub) unflag(m *Member) {
 }
 
 // cutLaggards cuts every member more than MaxLag behind the head of the
-// log. Cheap when nobody is that far behind: the log is shorter.
+// log that is not reading. Cheap when nobody is that far behind: the log
+// is shorter.
 func (h *Hub) cutLaggards() {
 	maxLag := int64(h.f.opts.MaxLag)
 	if h.logBytes() <= maxLag {
 		return
 	}
 	for _, m := range h.members {
-		if m.attached && h.tail-m.cursor > maxLag {
+		// A flagged member is reading and senders are held back for it: it
+		// is cut only if it cannot catch up within the write deadline.
+		if m.attached && !m.flagged && h.tail-m.cursor > maxLag {
 			h.cut(m, fmt.Errorf("%w: %d bytes behind, more than the %d allowed", ErrTooFarBehind, h.tail-m.cursor, maxLag))
 		}
 	}
