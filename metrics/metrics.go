@@ -30,6 +30,12 @@ type Snapshot struct {
 	Rounds       uint64            // delivery rounds run
 	Writes       uint64            // writes to client sockets
 	ShardConns   []int             // connections per registry shard
+	LogBytes     int64             // bytes the delivery logs hold now (each batch once)
+	BehindBytes  int64             // how far behind the slowest client is
+	SocketsFull  int64             // client sockets waiting for room
+	Backpressure bool              // senders are held back now
+	Congestions  uint64            // times senders began to be held back
+	SendersHeld  int64             // senders whose input waits unread now
 	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
@@ -98,6 +104,12 @@ var (
 	descRounds     = prometheus.NewDesc("fanout_rounds_total", "Delivery rounds run by the event loops.", nil, nil)
 	descWrites     = prometheus.NewDesc("fanout_writes_total", "Write calls to client sockets.", nil, nil)
 	descShardConns = prometheus.NewDesc("fanout_shard_connections", "Connections per registry shard.", []string{"shard"}, nil)
+	descLogBytes   = prometheus.NewDesc("fanout_log_bytes", "Bytes of sealed batches the delivery logs hold now, each batch once.", nil, nil)
+	descBehind     = prometheus.NewDesc("fanout_behind_bytes", "How far behind the slowest client is, in bytes.", nil, nil)
+	descFull       = prometheus.NewDesc("fanout_sockets_full", "Client sockets that were full at the last write, waiting for room.", nil, nil)
+	descBP         = prometheus.NewDesc("fanout_backpressure", "1 while senders are held back for readers that are behind.", nil, nil)
+	descBPTotal    = prometheus.NewDesc("fanout_backpressure_total", "Times senders began to be held back.", nil, nil)
+	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose input waits unread now.", nil, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
 	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
@@ -112,6 +124,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
+		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
@@ -142,6 +155,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range s.ShardConns {
 		gauge(descShardConns, float64(n), strconv.Itoa(i))
 	}
+	gauge(descLogBytes, float64(s.LogBytes))
+	gauge(descBehind, float64(s.BehindBytes))
+	gauge(descFull, float64(s.SocketsFull))
+	bp := 0.0
+	if s.Backpressure {
+		bp = 1
+	}
+	gauge(descBP, bp)
+	counter(descBPTotal, s.Congestions)
+	gauge(descHeld, float64(s.SendersHeld))
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

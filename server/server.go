@@ -321,6 +321,13 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Batches:    st.Batches,
 		Rounds:     st.Rounds,
 		Writes:     st.Writes,
+
+		LogBytes:     st.LogBytes,
+		BehindBytes:  st.BehindBytes,
+		SocketsFull:  st.Full,
+		Backpressure: st.Congested,
+		Congestions:  st.Congestions,
+		SendersHeld:  st.Held,
 	}
 	for r := ReasonClientQuit; r <= ReasonShutdown; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()

@@ -8,34 +8,72 @@
 // off-loop readers (metrics, shutdown, lookups) take only a read lock. No
 // lock of the registry is ever held across a write to a socket.
 //
-// # Fan-out
+// # Fan-out: one shared copy, a cursor per member
 //
-// A [Fanout] has one [Hub] per event loop. A hub owns, without any lock, the
-// state its loop alone touches: the list of members living on that loop, the
-// outbox of frames read on that loop and not yet sealed, and scratch buffers.
-// Only a hub's inbox (sealed batches handed over by other loops) is shared,
-// guarded by the hub's mutex, which is never held across I/O.
+// A [Fanout] has one [Hub] per event loop. A line becomes a frame
+// "<id>:<line>\r\n" encoded once into the outbox of its sender's loop. Once
+// per event-loop cycle (or at Options.SealBytes) the outbox is sealed into
+// a read-only batch and handed to every hub's inbox (one task per hub, not
+// one per recipient). A round appends the inbox to the hub's delivery log:
+// the log's entries point at the shared batches, so a batch's bytes exist
+// once in the process however many members on however many loops have yet
+// to be written them (reference-counted; the last hub to drop it recycles
+// it). Each member has a cursor, a stream offset in its hub's log, and is
+// written from it with one writev, its own frames left out, straight to its
+// socket ([ConnSink]): what the socket does not take stays in the log, not
+// in a per-connection buffer. A member whose socket was full waits, skipped
+// by rounds, until the [Waiter] ([EpollWaiter]: one epoll instance and one
+// goroutine for the process) reports room; it is then written from its
+// cursor again. Entries leave the log once no cursor lies in or before
+// them.
 //
-// A line becomes a frame "<id>:<line>\r\n" encoded once into the outbox of
-// its sender's loop. Once per event-loop cycle the outbox is sealed into a
-// read-only batch and handed to every hub's inbox (one task per hub, not one
-// per recipient). A hub drains its whole inbox in one round: the batches are
-// laid end to end and each member gets them with one write, its own frames
-// left out. Batches therefore grow by themselves with load: whatever queues
-// up while a round is being written goes out in the next round. A lone line
-// is never held back by a timer. Under load an optional coalescing window
-// opens: a hub starts its next round no sooner than CoalesceDuty times what
-// the last one took to write (capped by Options.Coalesce), so writing takes
-// a bounded share of the loop and each write carries more lines.
+// Batches grow by themselves with load: whatever queues up while a round is
+// being written goes out in the next round. A lone line is never held back
+// by a timer. Under load an optional coalescing window opens: a hub starts
+// its next round no sooner than CoalesceDuty times what the last one took
+// to write (capped by Options.Coalesce).
+//
+// # Who is cut off, and back-pressure
+//
+// A member is cut off (Options.OnEvict) only when it does not read: it is
+// owed bytes and its socket took none for WriteDeadline (progress is seen
+// through writes and, for a socket too full to report room, SIOCOUTQ), or
+// it is more than MaxLag behind the head of the log while not reading
+// enough to hold senders back. A member that reads but falls MaxLag/2
+// behind is flagged: while any member is flagged, [Fanout.Congested] is
+// true and the server leaves senders' input unread ([Member.Hold]); when
+// the last flag drops (the member is back within MaxLag/4, stopped
+// reading for the stall grace, or left) every held sender is resumed
+// through Options.OnResume. A flagged member that cannot catch up within
+// WriteDeadline is cut.
 //
 // Frames from other nodes of a cluster enter through [Fanout.Inject] as a
 // batch with no local sender, and batches of local lines leave through
 // Options.OnBatch; the shard package itself knows nothing of NATS.
 //
-// Concurrency rule: a Member's fields and a Hub's loop-owned fields are read
-// and written only on that hub's event loop (the methods say "Runs on the
-// member's loop"). Batches are immutable once sealed and are recycled when
-// the last hub has written them (reference count).
+// # Concurrency rule
 //
-// Lock order: Registry shard locks and Hub.mu are never held together.
+// A Member's fields and a Hub's loop-owned fields (members, outbox, log,
+// cursors, held senders) are read and written only on that hub's event
+// loop (the methods say "Runs on the member's loop"). A hub's inbox and
+// its list of members whose sockets have room again are guarded by the
+// hub's mutex, which is never held across I/O. Batches are immutable once
+// sealed. The EpollWaiter's goroutine only looks up members by descriptor
+// (under its own mutex) and calls [Member.Writable], which queues a task.
+// Counters and gauges are atomics written by one loop each, summed by Stats.
+//
+// Lock order: Registry shard locks, Hub.mu and EpollWaiter.mu are never
+// held together.
+//
+// # Bounds on memory
+//
+//   - Sealed batches: each held once; a hub's log holds what its slowest
+//     attached member is owed, at most MaxLag (plus one round) for members
+//     that do not read, and for a reading member what was in flight when
+//     senders were held back (Stats.LogBytes, Stats.BehindBytes).
+//   - Per member: a cursor, its own not-yet-passed frame offsets (bounded
+//     by its frames in the log), no buffer of its own.
+//   - Inject refuses batches while a hub's inbox holds MaxInjectBacklog.
+//   - Recycled batch buffers above 1 MiB are dropped, not pooled; a log
+//     index that grew past 1 024 entries is dropped when the log empties.
 package shard

@@ -105,13 +105,6 @@ func (w *EpollWaiter) Forget(m *Member) {
 	w.mu.Unlock()
 }
 
-// Waiting returns how many sockets are watched now. Safe for concurrent use.
-func (w *EpollWaiter) Waiting() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.byFD)
-}
-
 func (w *EpollWaiter) run() {
 	defer close(w.done)
 	events := make([]unix.EpollEvent, 256)

@@ -107,6 +107,7 @@ type Fanout struct {
 	congested   atomic.Int32  // hubs with a flagged member
 	congestions atomic.Uint64 // times congestion began
 	heldNow     atomic.Int64  // senders parked by Member.Hold
+	blockedNow  atomic.Int64  // members waiting for room on a full socket
 
 	// Derived from opts once.
 	flagAbove, unflagBelow int64         // back-pressure thresholds (MaxLag/2, MaxLag/4)
@@ -186,6 +187,7 @@ type Stats struct {
 	Congested   bool   // senders are being held back now
 	Congestions uint64 // times back-pressure began
 	Held        int64  // senders parked now
+	Full        int64  // members whose socket was full, waiting for room
 }
 
 // TakePeakLogBytes returns the most bytes the logs held at once since the
@@ -198,7 +200,7 @@ func (f *Fanout) TakePeakLogBytes() int64 {
 // Stats sums the hubs' counters. Safe for concurrent use.
 func (f *Fanout) Stats() Stats {
 	s := Stats{LostTasks: f.lostTasks.Load(), LogBytes: f.liveBytes.Load(), Congested: f.Congested(),
-		Congestions: f.congestions.Load(), Held: f.heldNow.Load()}
+		Congestions: f.congestions.Load(), Held: f.heldNow.Load(), Full: f.blockedNow.Load()}
 	for _, h := range f.Hubs() {
 		s.BehindBytes = max(s.BehindBytes, h.logSize.Load())
 		s.Frames += h.frames.Load()

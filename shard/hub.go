@@ -203,7 +203,7 @@ func (h *Hub) deliver() {
 		case !m.attached:
 		case !m.blocked:
 			h.writeTo(m, nanos)
-		case !m.flagged && nanos-m.progress < int64(h.f.stallGrace):
+		case !m.flagged && nanos-m.moved < int64(h.f.stallGrace):
 			// Waiting for room but reading: the round may have put it far
 			// behind before its socket reports room again.
 			h.checkFlag(m, nanos, true)
@@ -250,7 +250,7 @@ func (h *Hub) writeTo(m *Member, now int64) {
 		h.roundCount.writes++
 		if n > 0 {
 			h.roundCount.bytes += uint64(n)
-			m.progress, moved, m.unsent = now, true, -1
+			m.progress, m.moved, moved, m.unsent = now, now, true, -1
 		}
 		h.moveCursor(m, h.wrote(max(n, 0), stop))
 		if err != nil {
@@ -281,6 +281,7 @@ func (h *Hub) block(m *Member) {
 		return
 	}
 	m.blocked = true
+	h.f.blockedNow.Add(1)
 }
 
 // wake queues m to be written again on its loop. Safe for concurrent use.
@@ -310,6 +311,7 @@ func (h *Hub) resume() {
 			continue // left, cut, or a stale wake-up
 		}
 		m.blocked = false
+		h.f.blockedNow.Add(-1)
 		h.writeTo(m, now)
 	}
 	h.delivering = false

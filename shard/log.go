@@ -75,7 +75,10 @@ func (h *Hub) detach(m *Member) {
 	m.own, m.ownHead = m.own[:0], 0
 	h.unflag(m)
 	if m.blocked || m.waitFD >= 0 {
-		m.blocked = false
+		if m.blocked {
+			m.blocked = false
+			h.f.blockedNow.Add(-1)
+		}
 		if w := h.f.opts.Waiter; w != nil {
 			w.Forget(m)
 		}

@@ -59,6 +59,7 @@ type Member struct {
 	blocked  bool   // the socket was full; waiting for the Waiter
 	waitFD   int    // the descriptor the EpollWaiter watches for it; -1 if none
 	progress int64  // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
+	moved    int64  // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
 	unsent   int    // what the socket held unsent at the sweep's last probe; -1 when not probed
 	flagged  bool   // a reader this far behind that it holds senders back
 	flagAt   int64  // Unix nanos when flagged was set

@@ -78,7 +78,7 @@ func (h *Hub) sweep() {
 		if !m.attached || m.cursor == h.tail {
 			continue
 		}
-		if m.blocked && now-m.progress > int64(h.f.stallGrace) {
+		if m.blocked && now-m.moved > int64(h.f.stallGrace) {
 			h.probe(m, now)
 		}
 		switch {
@@ -88,12 +88,13 @@ func (h *Hub) sweep() {
 		case m.flagged && now-m.flagAt > deadline:
 			h.cut(m, fmt.Errorf("%w: still %d bytes behind after holding senders back for %s", ErrSlowConsumer,
 				h.tail-m.cursor, time.Duration(now-m.flagAt).Round(time.Millisecond)))
-		case m.flagged && now-m.progress > int64(h.f.stallGrace):
+		case m.flagged && now-m.moved > int64(h.f.stallGrace):
 			h.unflag(m)
 		case !m.blocked && h.f.opts.Waiter == nil:
 			h.writeTo(m, now) // no Waiter: retry here
 		}
 	}
+	h.cutLaggards() // members unflagged above may be past MaxLag
 	h.trim()
 	h.logSize.Store(h.logBytes())
 	h.publishCount()
@@ -114,7 +115,7 @@ func (h *Hub) probe(m *Member, now int64) {
 	}
 	q := s.Unsent()
 	if q >= 0 && m.unsent >= 0 && q < m.unsent {
-		m.progress = now
+		m.progress, m.moved = now, now
 	}
 	m.unsent = q
 }
