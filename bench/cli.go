@@ -46,6 +46,7 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.StringVar(&o.assets, "report-assets", "", "where the report page loads ECharts from (default: go-echarts' asset host)")
 	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
+	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
 	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
 	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")

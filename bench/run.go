@@ -132,6 +132,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		senders.Add(1)
 		go func() { defer senders.Done(); r.send(sendCtx, s, start) }()
 	}
+	go func() { senders.Wait(); cancelSend() }() // a burst (or cut senders) may end early
 	res.Timeline = r.watch(sendCtx, start)
 	senders.Wait()
 	cancelSend()

@@ -25,12 +25,19 @@ type Process struct {
 	done chan error
 }
 
+// ServerBinary, when set, is the fanout binary StartProcess runs instead
+// of this one (--server-bin: an A/B comparison of two builds).
+var ServerBinary string
+
 // StartProcess runs this binary's `serve` (kind "fanout") or `baseline`
 // subcommand on a free loopback port and waits until it listens.
 func StartProcess(kind string, extraArgs []string) (*Process, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: find own binary: %w", err)
+	}
+	if ServerBinary != "" && kind == "fanout" {
+		self = ServerBinary
 	}
 	var args []string
 	switch kind {

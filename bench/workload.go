@@ -42,10 +42,10 @@ var Scenarios = []Scenario{
 		Clients: 10000, Senders: 0, Size: 64, Duration: 2 * time.Second}},
 	{Name: "burst", Note: "one sender writes 32 MiB at once to 200 readers", Workload: Workload{
 		Clients: 201, Senders: 1, Size: 1000, Blast: true, Burst: 32 << 20, Duration: 5 * time.Second, Drain: 60 * time.Second}},
-	{Name: "stalled", Note: "1 000 clients that never read, 5 readers, 5 unpaced senders", Workload: Workload{
-		Clients: 10, Senders: 5, Stalled: 1000, Size: 64, Blast: true, Duration: 20 * time.Second}},
-	{Name: "overload", Note: "20 unpaced senders to 500 readers", Workload: Workload{
-		Clients: 520, Senders: 20, Size: 64, Blast: true, Duration: 20 * time.Second}},
+	{Name: "stalled", Note: "1 000 clients that never read, 5 readers, 5 unpaced senders (--blast: with no window)", Workload: Workload{
+		Clients: 10, Senders: 5, Stalled: 1000, Size: 64, Duration: 20 * time.Second}},
+	{Name: "overload", Note: "20 unpaced senders to 500 readers (--blast: with no window)", Workload: Workload{
+		Clients: 520, Senders: 20, Size: 64, Duration: 20 * time.Second}},
 	{Name: "scale", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
 		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
 }

@@ -8,8 +8,17 @@
 // Execute. Server-wide state is atomic (counters, the draining flag), guarded
 // by its own mutex (the per-IP counts, the per-loop counter map, both taken
 // only on open, close and scrape), or set once before the engine starts
-// (config, logger, snowflake node, cluster bridge). The idle sweeper and
-// Shutdown run on their own goroutines and reach connections only through
-// tasks on their loops (shard.Fanout.Each, Backlog) and gnet.Engine.Stop;
-// the cluster bridge injects other nodes' batches with shard.Fanout.Inject.
+// (config, logger, snowflake node, cluster bridge, the shard.EpollWaiter).
+// Three goroutines of its own run beside the loops: the idle sweeper, the
+// memory reclaimer and the EpollWaiter's; they reach connections only
+// through tasks on their loops (shard.Fanout.Each, Backlog, Member.Writable)
+// and gnet.Engine.Stop; the cluster bridge injects other nodes' batches
+// with shard.Fanout.Inject.
+//
+// Back-pressure: while shard.Fanout.Congested, OnTraffic leaves a sender's
+// input in gnet's inbound buffer (its only copy) and parks the sender
+// (Member.Hold); OnResume wakes it with Conn.Wake. Bounds: a held sender's
+// input is at most --max-held (then "ERR overload" and close); what the
+// delivery logs hold is bounded as the shard package says (--max-lag).
+// Input still held when a client closes cleanly is relayed like any other.
 package server

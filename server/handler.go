@@ -69,7 +69,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	now := time.Now()
 	cl := &client{conn: c, addr: remote, ip: ip, opened: now, lastRead: now.UnixNano(),
 		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
-	cl.member = shard.NewMember(s.ids.Generate().Int64(), shard.ConnSink{C: c})
+	cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
 	cl.member.Value = cl
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
@@ -163,6 +163,14 @@ func (h *handler) consume(cl *client) gnet.Action {
 	}
 	return gnet.None
 }
+
+// The client is its member's shard.Sink: the fan-out writes to its socket
+// directly (no per-connection buffer) and watches it for room. These run
+// on the client's loop.
+
+func (cl *client) Writev(bs [][]byte) (int, error) { return shard.WriteConn(cl.conn, bs) }
+func (cl *client) Fd() int                         { return cl.conn.Fd() }
+func (cl *client) Unsent() int                     { return shard.UnsentConn(cl.conn) }
 
 // refill adds the tokens earned since the last refill, up to burst.
 func (cl *client) refill(now int64, rate, burst float64) {

@@ -80,3 +80,50 @@ func benchFanout(b *testing.B, line []byte, burst, n int, withMetrics bool) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*burst), "ns/delivery")
 }
+
+// halfConn takes half of what each write offers (at least one byte), like
+// a socket with little room: every recipient needs a wait and a resume.
+type halfConn struct{ n int }
+
+func (c *halfConn) Writev(bs [][]byte) (int, error) {
+	total := 0
+	for _, b := range bs {
+		total += len(b)
+	}
+	take := max(total/2, 1)
+	c.n += take
+	return take, nil
+}
+
+// readyWaiter reports room at once, as a socket that drains as fast as it
+// fills would.
+type readyWaiter struct{}
+
+func (readyWaiter) Wait(m *Member) error { m.Writable(); return nil }
+func (readyWaiter) Forget(*Member)       {}
+
+// BenchmarkFanoutShortWrites: every recipient's socket takes half of each
+// write, so each line costs each recipient a short write, a wait and a
+// resume from its cursor. allocs/op must stay flat as recipients grow.
+func BenchmarkFanoutShortWrites(b *testing.B) {
+	line := []byte("a typical chat line of some sixty bytes, give or take a few")
+	for _, n := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
+			l := &manualLoop{}
+			f := New(NewRegistry(64), Options{Waiter: readyWaiter{}})
+			b.Cleanup(f.Close)
+			h := f.Hub(l)
+			sender := NewMember(1, &discardConn{})
+			h.Join(sender)
+			for i := range n {
+				h.Join(NewMember(int64(i+2), &halfConn{}))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				sender.Publish(line)
+				l.runAll()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}

@@ -9,9 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fdSink is a Sink with a socket the EpollWaiter can watch.
-type fdSink interface{ Fd() int }
-
 // EpollWaiter is a Waiter for members whose Conn has a descriptor (like
 // ConnSink): one goroutine and one epoll instance of its own, next to
 // gnet's, watch full sockets for room (one-shot, so a socket that stays
@@ -65,7 +62,7 @@ func (w *EpollWaiter) Wait(m *Member) error {
 	w.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(fd)}
 	op := unix.EPOLL_CTL_ADD
-	if m.waitFD == fd {
+	if int(m.waitFD) == fd {
 		op = unix.EPOLL_CTL_MOD // registered before; the one-shot fired since
 	}
 	err := unix.EpollCtl(w.epfd, op, fd, &ev)
@@ -84,7 +81,7 @@ func (w *EpollWaiter) Wait(m *Member) error {
 		m.waitFD = -1
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	m.waitFD = fd
+	m.waitFD = int32(fd)
 	return nil
 }
 
@@ -92,7 +89,7 @@ func (w *EpollWaiter) Wait(m *Member) error {
 // descriptor is closed (gnet calls OnClose first), so the number cannot
 // have been reused yet.
 func (w *EpollWaiter) Forget(m *Member) {
-	fd := m.waitFD
+	fd := int(m.waitFD)
 	if fd < 0 {
 		return
 	}

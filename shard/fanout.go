@@ -134,8 +134,11 @@ func New(reg *Registry, opts Options) *Fanout {
 	}
 	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub)}
 	f.flagAbove, f.unflagBelow = int64(opts.MaxLag/2), int64(opts.MaxLag/4)
-	f.stallGrace = min(max(opts.WriteDeadline/4, 10*time.Millisecond), time.Second)
-	f.sweepEvery = min(max(opts.WriteDeadline/20, 5*time.Millisecond), 100*time.Millisecond)
+	// A member whose socket took nothing for stallGrace no longer holds
+	// senders back: short, so that a client about to stall (its kernel
+	// buffers just filled) cannot hold them for long.
+	f.stallGrace = min(max(opts.WriteDeadline/8, 10*time.Millisecond), 250*time.Millisecond)
+	f.sweepEvery = max(f.stallGrace/4, 2*time.Millisecond)
 	f.hubs.Store(&[]*Hub{})
 	return f
 }

@@ -38,6 +38,7 @@ type Hub struct {
 	iov          [][]byte      // loop-owned: scratch for one member's writev
 	at           []int64       // loop-owned: stream offset of each iov piece
 	held         []*Member     // loop-owned: senders parked by back-pressure
+	readySpare   []*Member     // loop-owned: the other buffer of ready, swapped each resume
 	flags        int           // loop-owned: members flagged as holding senders back
 	sweeping     bool          // loop-owned: sweepTimer is armed
 
@@ -82,7 +83,7 @@ func newHub(f *Fanout, exec Executor) *Hub {
 // line published by any other member. Runs on the hub's loop.
 func (h *Hub) Join(m *Member) {
 	m.hub = h
-	m.pos = len(h.members)
+	m.pos = int32(len(h.members))
 	h.members = append(h.members, m)
 	h.attach(m)
 	h.f.reg.Add(m)
@@ -110,7 +111,7 @@ func (h *Hub) publish(m *Member, line []byte) {
 	}
 	b := h.out
 	start := len(b.buf)
-	b.buf = appendFrame(b.buf, m.prefix, line)
+	b.buf = appendFrame(b.buf, m.prefix[:m.prefixLen], line)
 	b.frames = append(b.frames, frame{sender: m, start: start, end: len(b.buf)})
 	h.frames.Add(1)
 	if len(b.buf) >= h.f.opts.SealBytes {
@@ -301,7 +302,7 @@ func (h *Hub) wake(m *Member) {
 func (h *Hub) resume() {
 	h.mu.Lock()
 	ready := h.ready
-	h.ready = nil
+	h.ready = h.readySpare[:0]
 	h.resumePending = false
 	h.mu.Unlock()
 	now := time.Now().UnixNano()
@@ -316,6 +317,7 @@ func (h *Hub) resume() {
 	}
 	h.delivering = false
 	clear(ready)
+	h.readySpare = ready[:0]
 	h.afterWrites()
 }
 
@@ -370,12 +372,12 @@ func (h *Hub) leave(m *Member) {
 }
 
 func (h *Hub) remove(m *Member) {
-	i, last := m.pos, len(h.members)-1
+	i, last := int(m.pos), len(h.members)-1
 	if i < 0 {
 		return
 	}
 	h.members[i] = h.members[last]
-	h.members[i].pos = i
+	h.members[i].pos = int32(i)
 	h.members[last] = nil
 	h.members = h.members[:last]
 	m.pos = -1

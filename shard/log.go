@@ -42,7 +42,10 @@ func (h *Hub) appendLog(round []*batch) {
 		if b.origin == h { // only this loop's members can be senders here
 			for _, fr := range b.frames {
 				if m := fr.sender; m.attached {
-					m.own = append(m.own, span{e.start + int64(fr.start), e.start + int64(fr.end)})
+					if m.own == nil {
+						m.own = &ownFrames{}
+					}
+					m.own.spans = append(m.own.spans, span{e.start + int64(fr.start), e.start + int64(fr.end)})
 				}
 			}
 		}
@@ -71,8 +74,7 @@ func (h *Hub) detach(m *Member) {
 	} else {
 		h.entryAt(m.entry).holders--
 	}
-	clear(m.own)
-	m.own, m.ownHead = m.own[:0], 0
+	m.own = nil
 	h.unflag(m)
 	if m.blocked || m.waitFD >= 0 {
 		if m.blocked {
@@ -98,9 +100,11 @@ func (h *Hub) moveCursor(m *Member, pos int64) {
 			return
 		}
 		own := 0
-		for m.ownHead < len(m.own) && m.own[m.ownHead].end <= end {
-			m.ownHead++
-			own++
+		if o := m.own; o != nil {
+			for o.head < len(o.spans) && o.spans[o.head].end <= end {
+				o.head++
+				own++
+			}
 		}
 		h.roundCount.deliveries += uint64(e.b.lines - own)
 		e.holders--
@@ -110,8 +114,12 @@ func (h *Hub) moveCursor(m *Member, pos int64) {
 		}
 	}
 	// Caught up.
-	if m.ownHead == len(m.own) {
-		m.own, m.ownHead = m.own[:0], 0
+	if o := m.own; o != nil && o.head == len(o.spans) {
+		clear(o.spans)
+		o.spans, o.head = o.spans[:0], 0
+		if cap(o.spans) > 1024 {
+			o.spans = nil // one long backlog should not pin its index
+		}
 	}
 	h.caughtUp++
 	m.progress = 0
@@ -155,7 +163,7 @@ func (h *Hub) logBytes() int64 {
 func (h *Hub) gather(m *Member) (total int, stop int64) {
 	iov, at := h.iov[:0], h.at[:0]
 	pos := m.cursor
-	own := m.own[m.ownHead:]
+	own := m.own.live()
 	for seq := m.entry; seq < h.nextSeq && len(iov) < maxIovecs && total < maxGather; seq++ {
 		e := h.entryAt(seq)
 		end := e.end()

@@ -21,6 +21,9 @@ type Sink interface {
 // (ConnSink can).
 type unsentSink interface{ Unsent() int }
 
+// fdSink is a Sink with a socket the EpollWaiter can watch.
+type fdSink interface{ Fd() int }
+
 // Waiter tells the fan-out when a full connection can take more bytes.
 type Waiter interface {
 	// Wait arranges for m.Writable to be called, once, from any
@@ -46,24 +49,41 @@ type Member struct {
 	Conn  Sink  // written only on the member's loop
 	Value any   // the server's per-connection state; never touched here
 
-	hub      *Hub   // the hub of the member's event loop
-	prefix   []byte // "<ID>:" encoded once at join
-	pos      int    // index in hub.members; -1 once the member has left
-	gone     bool   // set once the member has left
-	attached bool   // holds a cursor in the hub's log: joined, not cut, not left
+	// Laid out to keep an idle connection small: one allocation, the
+	// prefix inline, 32-bit fields where they suffice.
+	hub       *Hub     // the hub of the member's event loop
+	prefix    [21]byte // "<ID>:" encoded once (19 digits, a sign, ':')
+	prefixLen uint8    // bytes of prefix in use
+	gone      bool     // set once the member has left
+	attached  bool     // holds a cursor in the hub's log: joined, not cut, not left
+	blocked   bool     // the socket was full; waiting for the Waiter
+	flagged   bool     // a reader this far behind that it holds senders back
+	held      bool     // on hub.held: a sender whose input waits for back-pressure to lift
+	pos       int32    // index in hub.members; -1 once the member has left
+	waitFD    int32    // the descriptor the EpollWaiter watches for it; -1 if none
+	unsent    int32    // what the socket held unsent at the sweep's last probe; -1 when not probed
 
-	cursor   int64  // stream offset of the next byte owed to this member
-	entry    uint64 // seq of the log entry holding cursor; hub.nextSeq when caught up
-	own      []span // this member's own frames not yet passed, oldest first
-	ownHead  int    // own[ownHead:] are live
-	blocked  bool   // the socket was full; waiting for the Waiter
-	waitFD   int    // the descriptor the EpollWaiter watches for it; -1 if none
-	progress int64  // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
-	moved    int64  // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
-	unsent   int    // what the socket held unsent at the sweep's last probe; -1 when not probed
-	flagged  bool   // a reader this far behind that it holds senders back
-	flagAt   int64  // Unix nanos when flagged was set
-	held     bool   // on hub.held: a sender whose input waits for back-pressure to lift
+	cursor   int64      // stream offset of the next byte owed to this member
+	entry    uint64     // seq of the log entry holding cursor; hub.nextSeq when caught up
+	own      *ownFrames // this member's own frames not yet passed; nil until it sends
+	progress int64      // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
+	moved    int64      // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
+	flagAt   int64      // Unix nanos when flagged was set
+}
+
+// ownFrames are where a sender's own frames lie in its hub's stream, oldest
+// first; spans[head:] are not yet passed by its cursor.
+type ownFrames struct {
+	spans []span
+	head  int
+}
+
+// live returns the frames not yet passed.
+func (o *ownFrames) live() []span {
+	if o == nil {
+		return nil
+	}
+	return o.spans[o.head:]
 }
 
 // span is a half-open range [start, end) of a hub's stream.
@@ -73,7 +93,7 @@ type span struct{ start, end int64 }
 // receives nothing until it joins a hub.
 func NewMember(id int64, conn Sink) *Member {
 	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1, unsent: -1}
-	m.prefix = append(strconv.AppendInt(make([]byte, 0, 21), id, 10), ':')
+	m.prefixLen = uint8(len(append(strconv.AppendInt(m.prefix[:0], id, 10), ':')))
 	return m
 }
 

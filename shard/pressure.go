@@ -78,7 +78,7 @@ func (h *Hub) sweep() {
 		if !m.attached || m.cursor == h.tail {
 			continue
 		}
-		if m.blocked && now-m.moved > int64(h.f.stallGrace) {
+		if m.blocked && now-m.moved > int64(h.f.stallGrace/2) {
 			h.probe(m, now)
 		}
 		switch {
@@ -113,7 +113,7 @@ func (h *Hub) probe(m *Member, now int64) {
 	if !ok {
 		return
 	}
-	q := s.Unsent()
+	q := int32(min(s.Unsent(), 1<<31-1))
 	if q >= 0 && m.unsent >= 0 && q < m.unsent {
 		m.progress, m.moved = now, now
 	}

@@ -17,26 +17,35 @@ var errGnetOwnsOutput = errors.New("shard: connection is closing (gnet holds its
 // ConnSink writes to a gnet connection's socket directly, so that what the
 // socket does not take stays in the shared log, once, instead of being
 // copied into gnet's per-connection outbound buffer. Use it only on the
-// connection's own loop (as the fan-out does).
+// connection's own loop (as the fan-out does). A server that keeps its own
+// per-connection struct can give that struct these three methods instead,
+// with WriteConn and UnsentConn, and save an allocation per connection.
 type ConnSink struct{ C gnet.Conn }
 
 // Fd returns the connection's descriptor, for the EpollWaiter.
 func (s ConnSink) Fd() int { return s.C.Fd() }
 
 // Writev writes what the socket takes now without blocking.
-func (s ConnSink) Writev(bs [][]byte) (int, error) {
-	if s.C.OutboundBuffered() > 0 {
+func (s ConnSink) Writev(bs [][]byte) (int, error) { return WriteConn(s.C, bs) }
+
+// Unsent returns what the socket has not yet sent; see UnsentConn.
+func (s ConnSink) Unsent() int { return UnsentConn(s.C) }
+
+// WriteConn writes bs to c's socket, without blocking, as much as it takes
+// now. Runs on c's loop.
+func WriteConn(c gnet.Conn, bs [][]byte) (int, error) {
+	if c.OutboundBuffered() > 0 {
 		return 0, errGnetOwnsOutput
 	}
-	return writev(s.C.Fd(), bs)
+	return writev(c.Fd(), bs)
 }
 
-// Unsent returns the bytes the socket holds that the peer has not yet
+// UnsentConn returns the bytes c's socket holds that the peer has not yet
 // acknowledged (SIOCOUTQ), or -1 when the kernel does not say. The sweep
 // uses it to see a slow reader's progress while its socket stays too full
 // to report room.
-func (s ConnSink) Unsent() int {
-	n, err := unix.IoctlGetInt(s.C.Fd(), unix.SIOCOUTQ)
+func UnsentConn(c gnet.Conn) int {
+	n, err := unix.IoctlGetInt(c.Fd(), unix.SIOCOUTQ)
 	if err != nil {
 		return -1
 	}
