@@ -36,6 +36,10 @@ type Hub struct {
 	lastCost     time.Duration // loop-owned: how long the previous round took to write
 	roundCount   roundCount    // loop-owned: what the current round wrote
 	iov          [][]byte      // loop-owned: scratch for one member's writev
+	roundIov     [][]byte      // loop-owned: the current round's batches, for members that were caught up
+	roundStart   int64         // loop-owned: the stream offset where the current round begins
+	roundBytes   int           // loop-owned: bytes in the current round
+	roundLines   int           // loop-owned: lines in the current round
 	at           []int64       // loop-owned: stream offset of each iov piece
 	held         []*Member     // loop-owned: senders parked by back-pressure
 	readySpare   []*Member     // loop-owned: the other buffer of ready, swapped each resume
@@ -193,6 +197,14 @@ func (h *Hub) deliver() {
 		return
 	}
 	h.rounds.Add(1)
+	h.roundStart, h.roundBytes, h.roundLines = h.tail, 0, 0
+	h.roundIov = h.roundIov[:0]
+	for _, b := range h.round {
+		h.roundIov = append(h.roundIov, b.buf)
+		h.roundBytes += len(b.buf)
+		h.roundLines += b.lines
+	}
+	first := h.nextSeq
 	h.appendLog(h.round)
 	clear(h.round)
 	h.round = h.round[:0]
@@ -202,6 +214,8 @@ func (h *Hub) deliver() {
 	for _, m := range h.members {
 		switch {
 		case !m.attached:
+		case m.cursor == h.roundStart && len(m.own.live()) == 0:
+			h.writeRound(m, first, nanos)
 		case !m.blocked:
 			h.writeTo(m, nanos)
 		case !m.flagged && nanos-m.moved < int64(h.f.stallGrace):
@@ -211,9 +225,40 @@ func (h *Hub) deliver() {
 		}
 	}
 	h.delivering = false
+	clear(h.roundIov)
 	h.lastCost = time.Since(now)
 	h.cutLaggards()
 	h.afterWrites()
+}
+
+// writeRound is writeTo for the common case: m was caught up before this
+// round and sent none of it, so it is owed exactly the round's batches,
+// contiguous in the stream; first is the sequence number of the round's
+// first entry. Runs on the hub's loop.
+func (h *Hub) writeRound(m *Member, first uint64, now int64) {
+	n, err := m.Conn.Writev(h.roundIov)
+	h.roundCount.writes++
+	if err == nil && n == h.roundBytes { // all of it: caught up again
+		h.entryAt(first).holders--
+		h.caughtUp++
+		m.cursor, m.entry = h.tail, h.nextSeq
+		h.roundCount.bytes += uint64(n)
+		h.roundCount.deliveries += uint64(h.roundLines)
+		return
+	}
+	m.progress = now // fell behind just now: the deadline counts from here
+	if n > 0 {
+		h.roundCount.bytes += uint64(n)
+		m.moved, m.unsent = now, -1
+		h.moveCursor(m, h.roundStart+int64(n))
+	}
+	switch {
+	case err != nil:
+		h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
+	default:
+		h.block(m)
+		h.checkFlag(m, now, n > 0)
+	}
 }
 
 // afterWrites finishes a round or a resume: members that left meanwhile
