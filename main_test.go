@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,16 +20,30 @@ import (
 	"github.com/fanout/fanout/internal/testutil"
 )
 
-func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines and removes the binary the
+// end-to-end tests built, once every test (of every -count) has run.
+func TestMain(m *testing.M) {
+	defer func() {
+		if builtDir != "" {
+			_ = os.RemoveAll(builtDir)
+		}
+	}()
+	testutil.VerifyTestMain(m)
+}
 
 var waitUntil = testutil.WaitFor
 
-// buildBinary compiles fanout once per test run.
+// builtDir holds the binary buildBinary made; TestMain removes it.
+var builtDir string
+
+// buildBinary compiles fanout once per test process, however many tests
+// and -count repetitions use it.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "fanout-e2e-")
 	if err != nil {
 		return "", err
 	}
+	builtDir = dir
 	bin := filepath.Join(dir, "fanout")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
@@ -42,7 +58,6 @@ func binary(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(bin)) })
 	return bin
 }
 
@@ -81,7 +96,27 @@ func startNC(t *testing.T, addr string) *ncClient {
 	return c
 }
 
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var (
+	listenRE  = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	metricsRE = regexp.MustCompile(`metrics_addr=(\S+)`)
+	linesInRE = regexp.MustCompile(`(?m)^fanout_lines_in_total (\d+)`)
+)
+
+// linesIn scrapes the server's count of lines read and relayed.
+func linesIn(metricsAddr string) int {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := linesInRE.FindSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
 
 func TestEndToEndWithNetcat(t *testing.T) {
 	if _, err := exec.LookPath("nc"); err != nil {
@@ -94,16 +129,16 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	}
 	bin := binary(t)
 	logs := &testutil.Buffer{}
-	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--log-level", "debug")
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--log-level", "debug")
 	srv.Stderr = logs
 	startProcess(t, srv)
-	var addr string
+	var addr, metricsAddr string
 	waitUntil(t, "the listening log line", func() bool {
-		m := listenRE.FindStringSubmatch(logs.String())
-		if m != nil {
-			addr = m[1]
+		m, mm := listenRE.FindStringSubmatch(logs.String()), metricsRE.FindStringSubmatch(logs.String())
+		if m != nil && mm != nil {
+			addr, metricsAddr = m[1], mm[1]
 		}
-		return m != nil
+		return m != nil && mm != nil
 	})
 
 	a, b := startNC(t, addr), startNC(t, addr)
@@ -117,15 +152,17 @@ func TestEndToEndWithNetcat(t *testing.T) {
 		t.Fatalf("a line was echoed to its sender: a=%q b=%q", a.out.String(), b.out.String())
 	}
 
-	// A burst, then SIGTERM as soon as the first of it arrives: the rest is
-	// still queued in the server and must be drained, not dropped.
+	// A burst, then SIGTERM as soon as the server has read all of it (its
+	// own line counter says so), typically before b has it all: what is
+	// queued must be drained, not dropped. Lines the server had not read
+	// yet would be dropped by design, so the test waits for the count.
 	const burst = 2000
 	var sb strings.Builder
 	for i := range burst {
 		fmt.Fprintf(&sb, "burst %d\n", i)
 	}
 	fmt.Fprint(a.stdin, sb.String())
-	waitUntil(t, "the burst to start", func() bool { return strings.Contains(b.out.String(), ":burst 0\r\n") })
+	waitUntil(t, "the server to read the whole burst", func() bool { return linesIn(metricsAddr) >= burst+2 })
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +176,13 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not exit after SIGTERM")
 	}
-	waitUntil(t, "the whole burst", func() bool { return strings.Contains(b.out.String(), fmt.Sprintf(":burst %d\r\n", burst-1)) })
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(b.out.String(), fmt.Sprintf(":burst %d\r\n", burst-1)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b got %d of %d burst lines after the drain\n%s", strings.Count(b.out.String(), ":burst "), burst, logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	sc := bufio.NewScanner(strings.NewReader(b.out.String()))
 	next := 0
 	for sc.Scan() {

@@ -127,14 +127,23 @@ func TestDomainDeliversEverywhere(t *testing.T) {
 	const nodes, perNode, lines = 3, 3, 40
 	ns := startNATS(t, -1)
 	var clients []*client
+	var ns2nodes []*node
 	for i := range nodes {
 		n := startNode(t, ns.ClientURL(), int64(i+1))
+		ns2nodes = append(ns2nodes, n)
 		for range perNode {
 			clients = append(clients, dial(t, n))
 		}
 	}
 	waitFor(t, "NATS subscriptions", func() bool { return ns.NumSubscriptions() >= nodes*2 })
-	time.Sleep(100 * time.Millisecond) // let the servers register the TCP clients
+	waitFor(t, "every client to join its node", func() bool {
+		for _, n := range ns2nodes {
+			if n.Connections() != perNode {
+				return false
+			}
+		}
+		return true
+	})
 
 	var wg sync.WaitGroup
 	errs := make(chan error, len(clients)*2)
@@ -209,7 +218,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	port := ns.Addr().(*net.TCPAddr).Port
 	n1, n2 := startNode(t, ns.ClientURL(), 1), startNode(t, ns.ClientURL(), 2)
 	a, b, c := dial(t, n1), dial(t, n1), dial(t, n2)
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the clients to join", func() bool { return n1.Connections() == 2 && n2.Connections() == 1 })
 	a.send("before\n")
 	for _, r := range []*client{b, c} {
 		if got := r.mustRead(); got != "before" {
@@ -225,9 +234,11 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatalf("local delivery during the outage: got %q", got)
 	}
 
-	startNATS(t, port)
+	back := startNATS(t, port)
 	waitFor(t, "nodes to reconnect", func() bool { return n1.Ready() && n2.Ready() })
-	time.Sleep(100 * time.Millisecond) // resubscription reaches the server
+	// Each node subscribes to the domain's subject and its node-number
+	// subject again; lines cross once those reach the new server.
+	waitFor(t, "the nodes to subscribe again", func() bool { return back.NumSubscriptions() >= 4 })
 	a.send("after\n")
 	if got := b.mustRead(); got != "after" {
 		t.Fatalf("b got %q", got)
@@ -252,7 +263,9 @@ func TestNodeLeavingDoesNotDisturbOthers(t *testing.T) {
 	ns := startNATS(t, -1)
 	n1, n2, n3 := startNode(t, ns.ClientURL(), 1), startNode(t, ns.ClientURL(), 2), startNode(t, ns.ClientURL(), 3)
 	a, gone, c := dial(t, n1), dial(t, n2), dial(t, n3)
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the clients to join", func() bool {
+		return n1.Connections() == 1 && n2.Connections() == 1 && n3.Connections() == 1
+	})
 	a.send("one\n")
 	if gone.mustRead() != "one" || c.mustRead() != "one" {
 		t.Fatal("first line not everywhere")

@@ -284,6 +284,10 @@ func (s *Server) MetricsAddr() net.Addr {
 	return s.web.Addr()
 }
 
+// Connections returns how many client connections are open and joined to
+// the fan-out. Safe for concurrent use.
+func (s *Server) Connections() int { return s.fan.Registry().Len() }
+
 // Ready reports whether the server takes traffic: listening, not
 // draining, and (in a cluster) connected to NATS.
 func (s *Server) Ready() bool {
