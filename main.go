@@ -87,7 +87,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	sf.cfg = server.DefaultConfig()
 	c := &sf.cfg
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
-	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (default: one per CPU)")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default is this machine's CPU count)")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
 	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
@@ -121,15 +121,17 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 
 // parseFlags parses args, then fills every flag not given on the command
 // line from its FANOUT_* environment variable (--max-line: FANOUT_MAX_LINE).
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+// It returns the flags that came from the environment.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]bool, error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fromEnv := map[string]bool{}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if given[f.Name] || err != nil {
@@ -137,12 +139,28 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		}
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
+			fromEnv["--"+f.Name] = true
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
 			}
 		}
 	})
-	return err
+	return fromEnv, err
+}
+
+// unknownEnv returns the FANOUT_* variables in environ that name no flag
+// of fs: most likely misspelled, and otherwise silently ignored.
+func unknownEnv(fs *flag.FlagSet, environ []string) []string {
+	known := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { known[envName(f.Name)] = true })
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "FANOUT_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
 }
 
 func envName(flagName string) string {
@@ -169,7 +187,8 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	_, limitErr := server.RaiseFileLimit()
 	var sf serveFlags
 	fs := newServeFlagSet(&sf)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	fromEnv, err := parseFlags(fs, args, getenv)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")
@@ -183,6 +202,10 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		sf.cfg.Coalesce = -1 // the flag's 0 means off; the Config's zero means default
 	}
 	if err := sf.cfg.Validate(); err != nil {
+		var ce *server.ConfigError
+		if errors.As(err, &ce) && fromEnv[ce.Flag] {
+			err = fmt.Errorf("%w (from %s)", err, envName(strings.TrimPrefix(ce.Flag, "--")))
+		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
 		return 2
 	}
@@ -193,6 +216,9 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	if limitErr != nil {
 		log.Warn("could not raise the open-file limit", "err", limitErr)
+	}
+	for _, name := range unknownEnv(fs, os.Environ()) {
+		log.Warn("ignoring an environment variable that names no flag (misspelled?)", "name", name)
 	}
 	srv, err := server.New(sf.cfg, log)
 	if err != nil {

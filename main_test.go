@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,6 +220,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "deadline too short", args: []string{"serve", "--write-deadline", "1ms"}, wantMsg: "--write-deadline"},
 		{name: "bad address", args: []string{"serve", "--addr", "8888"}, wantMsg: "--addr"},
 		{name: "bad env", args: []string{"serve"}, env: "FANOUT_SHARDS=-3", wantMsg: "--shards"},
+		{name: "bad env names the variable", args: []string{"serve"}, env: "FANOUT_LOOPS=0", wantMsg: "FANOUT_LOOPS"},
 		{name: "bad log level", args: []string{"serve", "--log-level", "loud"}, wantMsg: "--log-level"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantMsg: "unknown command"},
 	}
@@ -243,5 +245,14 @@ func TestBadFlagsExit2(t *testing.T) {
 				t.Errorf("error %q does not name %q", msg, tc.wantMsg)
 			}
 		})
+	}
+}
+
+func TestUnknownEnvIsReported(t *testing.T) {
+	var sf serveFlags
+	fs := newServeFlagSet(&sf)
+	got := unknownEnv(fs, []string{"FANOUT_MAX_LINE=10", "FANOUT_MAXLINE=10", "HOME=/root", "FANOUT_LOOPS=2", "FANOUT_BOGUS="})
+	if want := []string{"FANOUT_MAXLINE", "FANOUT_BOGUS"}; !slices.Equal(got, want) {
+		t.Fatalf("unknown = %v, want %v", got, want)
 	}
 }

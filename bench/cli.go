@@ -126,9 +126,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(stdout, "scenario %s: %s\n", sc.Name, sc.Note)
-	fmt.Fprintf(stdout, "clients %d, senders %d, rate %g lines/s (0 = unpaced), size %d B, %s measured after %s warm-up, %d run(s), medians\n",
-		sc.Clients, sc.Senders, sc.Rate, max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup, o.runs)
+	preset, _ := ScenarioByName(sc.Name)
+	if preset.Workload == sc.Workload {
+		fmt.Fprintf(stdout, "scenario %s: %s\n", sc.Name, sc.Note)
+	} else {
+		fmt.Fprintf(stdout, "scenario %s, changed by flags:\n", sc.Name)
+	}
+	fmt.Fprintf(stdout, "clients %d, senders %d, %g lines sent/s in total (0 = unpaced; %g deliveries/s asked), size %d B, %s measured after %s warm-up, %d run(s), medians\n",
+		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup, o.runs)
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(stdout, "stalled clients %d, blast %t, burst %d B per sender\n", sc.Stalled, sc.Blast, sc.Burst)
 	}
@@ -169,8 +174,8 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 				return nil, fmt.Errorf("%s run %d: %w", kind, run, err)
 			}
 			res.Scenario = sc.Name
-			fmt.Fprintf(log, "%s run %d/%d: %.0f lines/s delivered, lost %d, p99 %.2f ms\n",
-				res.Target, run, o.runs, res.DeliveredPerSec, res.Lost, res.LatencyMs.P99)
+			fmt.Fprintf(log, "%s%s run %d/%d: %.0f deliveries/s, lost %d, p99 %.2f ms\n",
+				endProgressLine(log), res.Target, run, o.runs, res.DeliveredPerSec, res.Lost, res.LatencyMs.P99)
 			byKind[kind] = append(byKind[kind], res)
 		}
 	}
@@ -224,8 +229,19 @@ func progressPrinter(log io.Writer) func(time.Duration, uint64) {
 		return nil
 	}
 	return func(elapsed time.Duration, delivered uint64) {
-		fmt.Fprintf(f, "\r%6.1fs  %10d lines/s delivered   ", elapsed.Seconds(), delivered)
+		fmt.Fprintf(f, "\r%6.1fs  %10d deliveries/s   ", elapsed.Seconds(), delivered)
 	}
+}
+
+// endProgressLine returns the newline that ends a live progress line on a
+// terminal, so what follows starts on a line of its own.
+func endProgressLine(log io.Writer) string {
+	if f, ok := log.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return "\n"
+		}
+	}
+	return ""
 }
 
 // median returns, per field that the table shows, the median over runs;

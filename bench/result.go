@@ -56,14 +56,6 @@ type Result struct {
 	GeneratorCPUSeconds        float64 `json:"generator_cpu_seconds"`
 }
 
-// LossRatio is the share of expected deliveries that never arrived.
-func (r *Result) LossRatio() float64 {
-	if r.DeliveriesExpected == 0 {
-		return 0
-	}
-	return float64(r.Lost) / float64(r.DeliveriesExpected)
-}
-
 // metric is one row of the human table.
 type metric struct {
 	name   string
@@ -73,8 +65,8 @@ type metric struct {
 }
 
 var metrics = []metric{
-	{"delivered lines/s", func(r *Result) float64 { return r.DeliveredPerSec }, "%.0f", +1},
-	{"asked lines/s", func(r *Result) float64 { return r.AskedDeliveriesPerSec }, "%.0f", 0},
+	{"deliveries/s", func(r *Result) float64 { return r.DeliveredPerSec }, "%.0f", +1},
+	{"asked deliveries/s", func(r *Result) float64 { return r.AskedDeliveriesPerSec }, "%.0f", 0},
 	{"delivered MB/s", func(r *Result) float64 { return r.DeliveredMBPerSec }, "%.1f", +1},
 	{"lines sent", func(r *Result) float64 { return float64(r.LinesSent) }, "%.0f", 0},
 	{"lines sent/s", func(r *Result) float64 { return r.SentPerSec }, "%.0f", +1},
@@ -119,7 +111,7 @@ func WriteTable(w io.Writer, results []*Result) error {
 		}
 		if len(results) == 2 {
 			a, b := m.value(results[0]), m.value(results[1])
-			if b != 0 && m.better != 0 {
+			if a != 0 && b != 0 && m.better != 0 { // a ratio with a zero says nothing
 				fmt.Fprintf(tw, "%.2fx\t", a/b)
 			} else {
 				fmt.Fprint(tw, "-\t")

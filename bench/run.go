@@ -495,7 +495,6 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 	}
 }
 
-// watch reports progress once a second until ctx ends.
 // watch samples the delivered rate once a second until ctx ends, reports
 // it to the progress callback, and returns the samples (deliveries/s).
 func (r *run) watch(ctx context.Context, start time.Time) []float64 {

@@ -36,6 +36,7 @@ type Snapshot struct {
 	Backpressure bool              // senders are held back now
 	Congestions  uint64            // times senders began to be held back
 	SendersHeld  int64             // senders whose input waits unread now
+	LostTasks    uint64            // tasks an event loop refused (it was shutting down)
 	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
@@ -110,6 +111,7 @@ var (
 	descBP         = prometheus.NewDesc("fanout_backpressure", "1 while senders are held back for readers that are behind.", nil, nil)
 	descBPTotal    = prometheus.NewDesc("fanout_backpressure_total", "Times senders began to be held back.", nil, nil)
 	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose input waits unread now.", nil, nil)
+	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
 	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
@@ -124,7 +126,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
-		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld,
+		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
@@ -165,6 +167,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBP, bp)
 	counter(descBPTotal, s.Congestions)
 	gauge(descHeld, float64(s.SendersHeld))
+	counter(descLostTasks, s.LostTasks)
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

@@ -121,6 +121,14 @@ func TestMetricsMatchTraffic(t *testing.T) {
 		{name: "fanout_connections_closed_total", labels: []string{"reason", "line_too_long"}, want: 1},
 		{name: "fanout_connections_closed_total", labels: []string{"reason", "slow_consumer"}, want: 0},
 		{name: "fanout_lines_dropped_total", want: 0},
+		{name: "fanout_connections_closed_total", labels: []string{"reason", "overload"}, want: 0},
+		{name: "fanout_log_bytes", want: 0},
+		{name: "fanout_behind_bytes", want: 0},
+		{name: "fanout_sockets_full", want: 0},
+		{name: "fanout_backpressure", want: 0},
+		{name: "fanout_backpressure_total", want: 0},
+		{name: "fanout_senders_held", want: 0},
+		{name: "fanout_lost_tasks_total", want: 0},
 	}
 	for _, ck := range checks {
 		if got := value(t, fams, ck.name, ck.labels...); got != ck.want {

@@ -219,9 +219,18 @@ func (s *Server) afterBoot() error {
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
 		"max_lag", s.cfg.MaxLag, "max_held", s.cfg.MaxHeld,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
-		"rate_limit", s.cfg.RateLimit, "rate_burst", s.burst, "flood", s.cfg.Flood,
 		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
-		"drain_timeout", s.cfg.DrainTimeout, "coalesce", s.cfg.Coalesce}
+		"drain_timeout", s.cfg.DrainTimeout}
+	if s.cfg.RateLimit > 0 {
+		attrs = append(attrs, "rate_limit", s.cfg.RateLimit, "rate_burst", s.burst, "flood", s.cfg.Flood)
+	} else {
+		attrs = append(attrs, "rate_limit", "off")
+	}
+	if s.cfg.Coalesce > 0 {
+		attrs = append(attrs, "coalesce", s.cfg.Coalesce)
+	} else {
+		attrs = append(attrs, "coalesce", "off")
+	}
 	for _, a := range s.addrs[1:] {
 		attrs = append(attrs, "also", a.String())
 	}
@@ -332,6 +341,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Backpressure: st.Congested,
 		Congestions:  st.Congestions,
 		SendersHeld:  st.Held,
+		LostTasks:    st.LostTasks,
 	}
 	for r := ReasonClientQuit; r <= ReasonShutdown; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
