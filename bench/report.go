@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/components"
@@ -21,6 +22,11 @@ import (
 func WriteReport(w io.Writer, sc Scenario, results []*Result, assetsHost string) error {
 	page := components.NewPage()
 	page.SetPageTitle("fanout bench: " + sc.Name)
+	// go-echarts joins host and file name as they are: a directory needs
+	// its trailing slash, or "/dir" becomes "/direcharts.min.js".
+	if assetsHost != "" && !strings.HasSuffix(assetsHost, "/") {
+		assetsHost += "/"
+	}
 	init := opts.Initialization{AssetsHost: assetsHost}
 	if assetsHost != "" {
 		page.SetAssetsHost(assetsHost)

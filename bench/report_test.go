@@ -28,3 +28,15 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+// TestReportAssetsDirWithoutSlash: a directory given without its trailing
+// slash still yields "<dir>/echarts.min.js".
+func TestReportAssetsDirWithoutSlash(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, Scenario{Name: "room"}, []*Result{{Target: "fanout"}}, "/srv/assets"); err != nil {
+		t.Fatal(err)
+	}
+	if page := buf.String(); !strings.Contains(page, "/srv/assets/echarts.min.js") || strings.Contains(page, "/srv/assetsecharts") {
+		t.Fatal("the asset path lost its separator")
+	}
+}
