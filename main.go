@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/bench"
+	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/server"
 )
 
@@ -184,7 +185,7 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 
 func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	// Lift the file limit first: the max-conns default derives from it.
-	_, limitErr := server.RaiseFileLimit()
+	_, limitErr := sysutil.RaiseFileLimit()
 	var sf serveFlags
 	fs := newServeFlagSet(&sf)
 	fromEnv, err := parseFlags(fs, args, getenv)
@@ -262,7 +263,7 @@ func baseline(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if _, err := server.RaiseFileLimit(); err != nil {
+	if _, err := sysutil.RaiseFileLimit(); err != nil {
 		log.Warn("could not raise the open-file limit", "err", err)
 	}
 	if err := bench.ServeBaseline(*addr, log); err != nil {

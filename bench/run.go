@@ -14,7 +14,8 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/fanout/fanout/server"
+	"github.com/fanout/fanout/internal/sysutil"
+	"github.com/fanout/fanout/shard"
 )
 
 // Target is what a run drives.
@@ -23,10 +24,6 @@ type Target struct {
 	Addrs []string // clients are spread over these round-robin
 	PIDs  []int    // server processes for CPU and RSS figures (summed); none = unknown
 }
-
-// fdReserve is the number of descriptors kept free for everything but
-// client connections.
-const fdReserve = 64
 
 // latency histogram range: 1 µs .. 100 s, 3 significant digits.
 const (
@@ -81,11 +78,11 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if len(target.Addrs) == 0 {
 		return nil, errors.New("bench: no target address")
 	}
-	limit, err := server.RaiseFileLimit()
+	limit, err := sysutil.RaiseFileLimit()
 	if err != nil {
 		return nil, fmt.Errorf("bench: file limit: %w", err)
 	}
-	if need := uint64(w.Clients + w.Stalled + fdReserve); need > limit {
+	if need := uint64(w.Clients + w.Stalled + sysutil.FDReserve); need > limit {
 		return nil, fmt.Errorf("bench: %d clients need %d open files but this process may open only %d (hard limit); "+
 			"run several generator processes or fewer clients", w.Clients, need, limit)
 	}
@@ -164,7 +161,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	res.SentPerSec = float64(res.LinesSent) / (w.Warmup + w.Duration).Seconds()
 	window := time.Duration(r.winTo - r.winFrom).Seconds()
 	res.DeliveredPerSec = float64(res.InWindowDeliveries) / window
-	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+22) / 1e6 // payload + id, ':' and CRLF
+	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+shard.MaxFrameOverhead) / 1e6 // payload, id, ':' and CRLF
 	res.AskedDeliveriesPerSec = w.Rate * float64(w.Clients-1)
 	res.GeneratorCPUSeconds = (genAfter - genBefore).Seconds()
 	if len(target.PIDs) > 0 {

@@ -25,9 +25,6 @@ const (
 	DefaultMaxHeld       = 8 << 20
 	DefaultDrainTimeout  = 5 * time.Second
 	DefaultCoalesce      = 20 * time.Millisecond
-	// fdReserve is how many file descriptors the default connection limit
-	// leaves for listeners, logs and the runtime.
-	fdReserve = 64
 )
 
 // Limits on Config values; past them a value is a mistake, not a setting.
@@ -306,9 +303,8 @@ func (c Config) listenSpecs() ([]listenSpec, error) {
 	return specs, nil
 }
 
-// frameOverhead is the most a frame adds to a line: a 19-digit ID, ':' and
-// "\r\n".
-const frameOverhead = 22
+// frameOverhead is the most a frame adds to a line.
+const frameOverhead = shard.MaxFrameOverhead
 
 func validateAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)

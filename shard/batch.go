@@ -54,6 +54,10 @@ func (b *batch) release() {
 	batchPool.Put(b)
 }
 
+// MaxFrameOverhead is the most a frame adds to a line: a snowflake ID (a
+// positive int64, at most 19 digits), ':' and "\r\n".
+const MaxFrameOverhead = 22
+
 // appendFrame appends "<prefix><line>\r\n" to dst.
 func appendFrame(dst, prefix, line []byte) []byte {
 	dst = append(dst, prefix...)
