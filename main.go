@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +79,7 @@ type serveFlags struct {
 	cfg       server.Config
 	logLevel  string
 	logFormat string
+	readyFile string
 }
 
 // newServeFlagSet binds the serve flags to sf, starting from the defaults
@@ -106,6 +108,14 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
 	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive period (0 = off)")
 	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
+	fs.Func("unix-mode", "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)", func(v string) error {
+		m, err := strconv.ParseUint(v, 8, 32)
+		if err != nil {
+			return fmt.Errorf("not an octal mode like 0660: %q", v)
+		}
+		c.UnixMode = os.FileMode(m)
+		return nil
+	})
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ on the metrics listener")
 	fs.StringVar(&c.ClusterURLs, "cluster", c.ClusterURLs, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
@@ -117,6 +127,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.DurationVar(&c.ClusterReconnectWait, "cluster-reconnect-wait", c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, metrics_addr=…); removed at exit")
 	return fs
 }
 
@@ -236,7 +247,19 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	if code := announceReady(srv, sf.readyFile, log); code != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Config().DrainTimeout+10*time.Second)
+		defer cancel()
+		_, _ = srv.Shutdown(ctx)
+		return code
+	}
+	if sf.readyFile != "" {
+		defer os.Remove(sf.readyFile)
+	}
 	sig := <-sigs
+	if _, err := sysutil.NotifySystemd(sysutil.SystemdStopping); err != nil {
+		log.Warn("telling systemd we are stopping", "err", err)
+	}
 	log.Info("signal received, draining", "signal", sig.String(), "drain_timeout", srv.Config().DrainTimeout)
 	go func() {
 		sig := <-sigs
@@ -253,11 +276,37 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	return 0
 }
 
+// announceReady tells supervisors the server listens: the ready file (when
+// asked for) and systemd's READY=1 (when NOTIFY_SOCKET is set). It returns
+// a non-zero exit code when the ready file cannot be written.
+func announceReady(srv *server.Server, readyFile string, log *slog.Logger) int {
+	if readyFile != "" {
+		var lines []string
+		for _, a := range srv.Addrs() {
+			lines = append(lines, "addr="+a.String())
+		}
+		if m := srv.MetricsAddr(); m != nil {
+			lines = append(lines, "metrics_addr="+m.String())
+		}
+		if err := sysutil.WriteReadyFile(readyFile, lines); err != nil {
+			log.Error("cannot write the ready file", "err", err)
+			return 1
+		}
+	}
+	if sent, err := sysutil.NotifySystemd(sysutil.SystemdReady); err != nil {
+		log.Warn("telling systemd we are ready", "err", err)
+	} else if sent {
+		log.Debug("told systemd we are ready")
+	}
+	return 0
+}
+
 // baseline runs the naive reference server (bench.Baseline).
 func baseline(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", server.DefaultAddr, "TCP listen address host:port")
+	readyFile := fs.String("ready-file", "", "once listening, write addr=<bound address> to this file")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "fanout baseline: %v\n", err)
 		return 2
@@ -266,7 +315,7 @@ func baseline(args []string, stderr io.Writer) int {
 	if _, err := sysutil.RaiseFileLimit(); err != nil {
 		log.Warn("could not raise the open-file limit", "err", err)
 	}
-	if err := bench.ServeBaseline(*addr, log); err != nil {
+	if err := bench.ServeBaseline(*addr, *readyFile, log); err != nil {
 		log.Error("baseline", "err", err)
 		return 1
 	}

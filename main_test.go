@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/internal/testutil"
 )
 
@@ -99,7 +100,6 @@ func startNC(t *testing.T, addr string) *ncClient {
 
 var (
 	listenRE  = regexp.MustCompile(`msg=listening addr=(\S+)`)
-	metricsRE = regexp.MustCompile(`metrics_addr=(\S+)`)
 	linesInRE = regexp.MustCompile(`(?m)^fanout_lines_in_total (\d+)`)
 )
 
@@ -130,17 +130,24 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	}
 	bin := binary(t)
 	logs := &testutil.Buffer{}
-	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--log-level", "debug")
+	readyFile := filepath.Join(t.TempDir(), "ready")
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--log-level", "debug",
+		"--ready-file", readyFile)
 	srv.Stderr = logs
 	startProcess(t, srv)
 	var addr, metricsAddr string
-	waitUntil(t, "the listening log line", func() bool {
-		m, mm := listenRE.FindStringSubmatch(logs.String()), metricsRE.FindStringSubmatch(logs.String())
-		if m != nil && mm != nil {
-			addr, metricsAddr = m[1], mm[1]
+	waitUntil(t, "the ready file", func() bool {
+		a, err1 := sysutil.ReadReadyFile(readyFile, "addr")
+		m, err2 := sysutil.ReadReadyFile(readyFile, "metrics_addr")
+		if err1 != nil || err2 != nil || len(a) != 1 || len(m) != 1 {
+			return false
 		}
-		return m != nil && mm != nil
+		addr, metricsAddr = a[0], m[0]
+		return true
 	})
+	if m := listenRE.FindStringSubmatch(logs.String()); m == nil || m[1] != addr {
+		t.Errorf("the listening log line does not name %s:\n%s", addr, logs.String())
+	}
 
 	a, b := startNC(t, addr), startNC(t, addr)
 	waitUntil(t, "two connections", func() bool { return strings.Count(logs.String(), "connection opened") == 2 })
@@ -199,6 +206,33 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "shutdown complete") {
 		t.Errorf("no shutdown summary in the log:\n%s", logs.String())
+	}
+	if _, err := os.Stat(readyFile); !os.IsNotExist(err) {
+		t.Errorf("the ready file outlived the server: %v", err)
+	}
+}
+
+// TestBenchFindsServerByReadyFile: the harness starts its own server and
+// finds it through --ready-file, whatever the server's log format.
+func TestBenchFindsServerByReadyFile(t *testing.T) {
+	bin := binary(t)
+	cmd := exec.Command(bin, "bench", "--scenario", "room", "--clients", "20", "--senders", "2", "--rate", "200",
+		"--duration", "1s", "--warmup", "0s", "--drain", "5s", "--server-args", "--log-format json", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	startProcess(t, cmd)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("bench did not finish\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"lost": 0,`) || !strings.Contains(stdout.String(), `"deliveries_received"`) {
+		t.Fatalf("unexpected result:\n%s\n%s", stdout.String(), stderr.String())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -108,6 +109,10 @@ type Config struct {
 	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
 	// processes can share a port. Needs a fixed port.
 	ReusePort bool
+	// UnixMode is the permission bits given to unix sockets once they are
+	// bound (e.g. 0o660 so that a group can connect); 0 (default) leaves
+	// what the process umask gave.
+	UnixMode os.FileMode
 	// MetricsAddr is the HTTP listen address for /metrics, /healthz and
 	// /readyz; empty (default) serves none.
 	MetricsAddr string
@@ -238,6 +243,10 @@ func (c Config) Validate() error {
 		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
 	case c.TCPKeepAlive < 0:
 		return bad("--tcp-keepalive", "must not be negative, got %s", c.TCPKeepAlive)
+	case c.UnixMode&^os.ModePerm != 0:
+		return bad("--unix-mode", "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
+	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
+		return bad("--unix-mode", "needs a unix:// address in --addr")
 	}
 	if c.ClusterURLs != "" {
 		for _, u := range strings.Split(c.ClusterURLs, ",") {

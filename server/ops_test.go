@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -323,5 +325,44 @@ func TestUnixSocketAndSeveralAddresses(t *testing.T) {
 	line, err := u.r.ReadString('\n')
 	if err != nil || !strings.HasSuffix(line, ":over tcp\r\n") {
 		t.Fatalf("unix client got %q, %v", line, err)
+	}
+}
+
+// TestUnixSocketPath: a live server's socket is never taken over (the
+// second server refuses to start and the first keeps serving), a stale
+// socket file is replaced, and --unix-mode sets the socket's permissions.
+func TestUnixSocketPath(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "fanout.sock")
+	first, _ := startServer(t, Config{Addr: "unix://" + sock, UnixMode: 0o660})
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode %v, %v; want 0660", fi.Mode().Perm(), err)
+	}
+	second, err := New(Config{Addr: "unix://" + sock}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "another server is listening") {
+		t.Fatalf("second server on a live socket: err = %v", err)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("the first server lost its socket: %v", err)
+	}
+	_ = c.Close()
+	_ = first
+
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	_ = l.Close() // leaves the file behind, as a crashed server would
+	startServer(t, Config{Addr: "unix://" + stale})
+	if c, err := net.Dial("unix", stale); err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	} else {
+		_ = c.Close()
 	}
 }

@@ -118,6 +118,8 @@ func (s *Server) Start() error {
 		protoAddrs[i] = l.protoAddr()
 		if l.network == "unix" {
 			if err := removeStaleSocket(l.address); err != nil {
+				s.leaveCluster()
+				s.closeWaiter()
 				return fmt.Errorf("server: %w", err)
 			}
 		}
@@ -206,6 +208,9 @@ func (s *Server) afterBoot() error {
 		}
 		s.addrs = append(s.addrs, a)
 	}
+	if err := s.chmodSockets(); err != nil {
+		return err
+	}
 	if s.cfg.MetricsAddr != "" {
 		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, s.Ready, s.cfg.Pprof)
 		if err != nil {
@@ -266,15 +271,37 @@ func (s *Server) boundAddr(l listenSpec) (net.Addr, error) {
 	return nil, fmt.Errorf("listener has unexpected address type %T", sa)
 }
 
-// removeStaleSocket deletes a unix socket file left by an earlier run;
-// anything that is not a socket is left alone (and the bind will fail).
+// removeStaleSocket deletes a unix socket file left by an earlier run. A
+// socket that a live server answers on is not stale: starting is refused
+// rather than taking its path over. Anything that is not a socket is left
+// alone (and the bind will fail).
 func removeStaleSocket(path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil || fi.Mode()&os.ModeSocket == 0 {
 		return nil
 	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		_ = c.Close()
+		return fmt.Errorf("another server is listening on unix://%s; stop it or choose another path", path)
+	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// chmodSockets gives every unix socket the configured mode (--unix-mode).
+func (s *Server) chmodSockets() error {
+	if s.cfg.UnixMode == 0 {
+		return nil
+	}
+	for _, l := range s.specs {
+		if l.network != "unix" {
+			continue
+		}
+		if err := os.Chmod(l.address, s.cfg.UnixMode); err != nil {
+			return fmt.Errorf("--unix-mode: %w", err)
+		}
 	}
 	return nil
 }
