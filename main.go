@@ -325,10 +325,10 @@ func baseline(args []string, stderr io.Writer) int {
 // versionString reports the module version, VCS commit and Go version from
 // the build information.
 func versionString() string {
-	version, commit, goVersion := "devel", "unknown", "unknown"
+	version, commit, goVersion := stampedVersion, "unknown", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
+		if v := bi.Main.Version; version == "" && v != "" && v != "(devel)" {
 			version = v
 		}
 		for _, s := range bi.Settings {
@@ -342,5 +342,13 @@ func versionString() string {
 			}
 		}
 	}
+	if version == "" {
+		version = "devel"
+	}
 	return fmt.Sprintf("fanout %s (commit %s, %s)", version, commit, goVersion)
 }
+
+// stampedVersion is set at build time:
+// go build -ldflags "-X main.stampedVersion=$(git describe --tags --always --dirty)" -o fanout .
+// Without it the version comes from the module (a tag, or a pseudo-version).
+var stampedVersion string

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -288,5 +289,36 @@ func TestUnknownEnvIsReported(t *testing.T) {
 	got := unknownEnv(fs, []string{"FANOUT_MAX_LINE=10", "FANOUT_MAXLINE=10", "HOME=/root", "FANOUT_LOOPS=2", "FANOUT_BOGUS="})
 	if want := []string{"FANOUT_MAXLINE", "FANOUT_BOGUS"}; !slices.Equal(got, want) {
 		t.Fatalf("unknown = %v, want %v", got, want)
+	}
+}
+
+// TestREADMEListsEveryFlag: the README's flag table names exactly the
+// flags `fanout serve` takes, so the two cannot drift apart.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagRE := regexp.MustCompile("`--([a-z-]+)`")
+	var documented []string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| `--") {
+			for _, m := range flagRE.FindAllStringSubmatch(strings.Split(line, "|")[1], -1) {
+				documented = append(documented, m[1])
+			}
+		}
+	}
+	var sf serveFlags
+	var defined []string
+	newServeFlagSet(&sf).VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
+	for _, name := range defined {
+		if !slices.Contains(documented, name) {
+			t.Errorf("--%s is a serve flag but not in README's flag table", name)
+		}
+	}
+	for _, name := range documented {
+		if !slices.Contains(defined, name) {
+			t.Errorf("README lists --%s, which serve does not take", name)
+		}
 	}
 }
