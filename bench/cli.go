@@ -43,7 +43,7 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.IntVar(&o.runs, "runs", 1, "runs per target; figures are medians")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
 	fs.StringVar(&o.report, "report", "", "also write an HTML page with charts (rate over time, latency percentiles) to this file")
-	fs.StringVar(&o.assets, "report-assets", "", "where the report page loads ECharts from (default: go-echarts' asset host)")
+	fs.StringVar(&o.assets, "report-assets", "", "load ECharts from this URL or folder instead of inlining it (default: inlined, the page works offline)")
 	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
 	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
@@ -126,18 +126,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	preset, _ := ScenarioByName(sc.Name)
-	if preset.Workload == sc.Workload {
-		fmt.Fprintf(stdout, "scenario %s: %s\n", sc.Name, sc.Note)
-	} else {
-		fmt.Fprintf(stdout, "scenario %s, changed by flags:\n", sc.Name)
-	}
-	fmt.Fprintf(stdout, "clients %d, senders %d, %g lines sent/s in total (0 = unpaced; %g deliveries/s asked), size %d B, %s measured after %s warm-up, %d run(s), medians\n",
-		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup, o.runs)
-	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
-		fmt.Fprintf(stdout, "stalled clients %d, blast %t, burst %d B per sender\n", sc.Stalled, sc.Blast, sc.Burst)
-	}
-	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "%s\n%d run(s), medians\n\n", describe(sc), o.runs)
 	if err := WriteTable(stdout, results); err != nil {
 		return 1
 	}
@@ -284,4 +273,21 @@ func median(rs []*Result) *Result {
 		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)
 	}
 	return &out
+}
+
+// describe says which workload ran: the preset's note only when no flag
+// changed it, then the figures actually used.
+func describe(sc Scenario) string {
+	var b strings.Builder
+	if preset, _ := ScenarioByName(sc.Name); preset.Workload == sc.Workload {
+		fmt.Fprintf(&b, "scenario %s: %s\n", sc.Name, sc.Note)
+	} else {
+		fmt.Fprintf(&b, "scenario %s, changed by flags:\n", sc.Name)
+	}
+	fmt.Fprintf(&b, "clients %d, senders %d, %g lines sent/s in total (0 = unpaced; %g deliveries/s asked), size %d B, %s measured after %s warm-up",
+		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
+		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
+	}
+	return b.String()
 }

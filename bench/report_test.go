@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteReport(t *testing.T) {
@@ -17,7 +18,7 @@ func TestWriteReport(t *testing.T) {
 	}
 	page := buf.String()
 	for _, want := range []string{
-		"<html", "Delivered lines per second", "End-to-end latency", // both charts
+		"<html", "Deliveries per second", "End-to-end latency", // both charts
 		`"fanout"`, "300", "p99.9", // series and data are in the page
 		"./assets/echarts.min.js", // the chosen asset host
 		"baseline &lt;naive&gt;",  // the table, escaped
@@ -38,5 +39,26 @@ func TestReportAssetsDirWithoutSlash(t *testing.T) {
 	}
 	if page := buf.String(); !strings.Contains(page, "/srv/assets/echarts.min.js") || strings.Contains(page, "/srv/assetsecharts") {
 		t.Fatal("the asset path lost its separator")
+	}
+}
+
+// TestReportIsSelfContained: by default the page carries ECharts itself and
+// loads nothing from anywhere; the rate chart leaves the warm-up out.
+func TestReportIsSelfContained(t *testing.T) {
+	r := &Result{Target: "fanout", Workload: Workload{Warmup: 2 * time.Second},
+		Timeline: []float64{111111, 222222, 333333, 444444}}
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, Scenario{Name: "room"}, []*Result{r}, ""); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if strings.Contains(page, "<script src=") || strings.Contains(page, "<link") {
+		t.Error("the page loads something from elsewhere")
+	}
+	if !strings.Contains(page, "Apache Software Foundation") || len(page) < len(echartsJS) {
+		t.Error("ECharts is not inlined")
+	}
+	if strings.Contains(page, "111111") || strings.Contains(page, "222222") || !strings.Contains(page, "333333") {
+		t.Error("the rate chart does not cover exactly the measured window")
 	}
 }
