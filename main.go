@@ -90,7 +90,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	sf.cfg = server.DefaultConfig()
 	c := &sf.cfg
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
-	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default is this machine's CPU count)")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default shown is this machine's CPU count)")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
 	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
