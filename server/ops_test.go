@@ -366,3 +366,29 @@ func TestUnixSocketPath(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// TestShardsSpreadOnALiveServer: connections that trickle in (each in a
+// millisecond of its own, so each snowflake ID has sequence 0) spread over
+// the registry's shards, as fanout_shard_connections shows.
+func TestShardsSpreadOnALiveServer(t *testing.T) {
+	const clients = 64
+	s, _ := startServer(t, Config{Shards: 64, MetricsAddr: "127.0.0.1:0"})
+	for i := range clients {
+		for ms := time.Now().UnixMilli(); time.Now().UnixMilli() == ms; {
+			// wait for the next millisecond: a new ID sequence
+		}
+		dial(t, s)
+		waitOpen(t, s, i+1)
+	}
+	used := 0
+	for _, m := range scrape(t, s)["fanout_shard_connections"].GetMetric() {
+		if m.GetGauge().GetValue() > 0 {
+			used++
+		}
+	}
+	// 64 IDs hashed into 64 shards fill about 40 of them; taking the low
+	// bits (id % 64) would fill one.
+	if used < 24 {
+		t.Fatalf("%d clients landed in only %d of 64 shards", clients, used)
+	}
+}

@@ -1,6 +1,9 @@
 package shard
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // Registry maps snowflake IDs to members, split into shards so that opens
 // and closes on different shards never wait on one another.
@@ -12,7 +15,7 @@ type Registry struct {
 type registryShard struct {
 	mu      sync.RWMutex
 	members map[int64]*Member // guarded by mu
-	_       [40]byte          // keeps neighbouring shards' locks off one cache line
+	_       [96]byte          // 128 bytes a shard: neighbours never share a cache line (nor its prefetched pair)
 }
 
 // NewRegistry returns a registry of n shards (n < 1 is taken as 1).
@@ -28,9 +31,21 @@ func NewRegistry(n int) *Registry {
 }
 
 func (r *Registry) shardOf(id int64) *registryShard {
-	// Snowflake IDs carry a sequence in their low bits, so consecutive
-	// connections spread evenly over the shards.
-	return &r.shards[uint64(id)%uint64(len(r.shards))]
+	return &r.shards[shardIndex(id, len(r.shards))]
+}
+
+// fibonacci is 2^64 divided by the golden ratio: multiplying by it mixes
+// every bit of the ID into the high bits of the product.
+const fibonacci = 0x9E3779B97F4A7C15
+
+// shardIndex maps an ID to one of n shards from a mix of all its bits. A
+// snowflake ID is time<<22 | node<<12 | sequence, and the sequence starts
+// at 0 every millisecond, so its low bits are mostly zero when connections
+// trickle in: id % n would put nearly all of them in shard 0. The high 64
+// bits of mixed × n are uniform in [0, n) for any n, not only powers of two.
+func shardIndex(id int64, n int) int {
+	hi, _ := bits.Mul64(uint64(id)*fibonacci, uint64(n))
+	return int(hi)
 }
 
 // Add registers m under its ID.
