@@ -199,7 +199,7 @@ func (r *run) connect(ctx context.Context) error {
 				if i >= r.w.Clients || ctx.Err() != nil {
 					return
 				}
-				fd, err := r.dial(i, &source)
+				fd, err := r.dial(ctx, i, &source)
 				if err != nil {
 					mu.Lock()
 					if first == nil {
@@ -221,21 +221,11 @@ func (r *run) connect(ctx context.Context) error {
 		return first
 	}
 	for i := range r.w.Stalled {
-		fd, err := r.dial(i, &source)
+		fd, err := r.dial(ctx, i, &source)
 		if err != nil {
 			return fmt.Errorf("bench: connect stalled client %d of %d: %w", i+1, r.w.Stalled, err)
 		}
 		r.stalled = append(r.stalled, fd)
-	}
-	if r.w.Blast {
-		// Writes to a server that holds input back block: a timeout lets a
-		// sender see the end of the run.
-		tv := unix.Timeval{Usec: 200_000}
-		for s := range r.w.Senders {
-			if err := unix.SetsockoptTimeval(r.conns[s].fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-				return os.NewSyscallError("setsockopt SO_SNDTIMEO", err)
-			}
-		}
 	}
 	return nil
 }
@@ -253,7 +243,7 @@ func (r *run) stalledCut() int {
 	return n
 }
 
-func (r *run) dial(i int, source *atomic.Int32) (int, error) {
+func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error) {
 	addr := r.target.Addrs[i%len(r.target.Addrs)]
 	sa, family, err := sockaddr(addr)
 	if err != nil {
@@ -261,7 +251,7 @@ func (r *run) dial(i int, source *atomic.Int32) (int, error) {
 	}
 	for {
 		src := source.Load()
-		fd, err := dialRaw(sa, family, src)
+		fd, err := dialRaw(ctx, sa, family, src)
 		if errors.Is(err, syscall.EADDRNOTAVAIL) && src < 250 {
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -91,5 +92,31 @@ func TestRunRefusesTooManyClients(t *testing.T) {
 	_, err := Run(context.Background(), Target{Addrs: []string{"127.0.0.1:1"}}, Workload{Clients: 1 << 30, Duration: time.Second}, nil)
 	if err == nil {
 		t.Fatal("a client count past the file limit was accepted")
+	}
+}
+
+// TestRunStopsOnAWedgedTarget: a target that accepts connections into its
+// backlog and never reads or writes cannot hang a run; cancelling the run
+// (Ctrl-C) ends it within about a second.
+func TestRunStopsOnAWedgedTarget(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Target{Name: "wedged", Addrs: []string{ln.Addr().String()}},
+			Workload{Clients: 4, Senders: 2, Size: 1000, Blast: true, Duration: time.Minute}, nil)
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // let the senders fill the sockets and block
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatal("the run did not stop within a second of being cancelled")
 	}
 }

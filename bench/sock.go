@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,28 +43,76 @@ func sockaddr(addr string) (unix.Sockaddr, int, error) {
 	return sa, unix.AF_INET6, nil
 }
 
+// ioSlice bounds every blocking socket call of the generator (connect and
+// write, through SO_SNDTIMEO), so that it looks at its context at least
+// this often: a wedged target never hangs a run, and Ctrl-C ends it fast.
+const ioSlice = 200 * time.Millisecond
+
+// connectLimit is how long one connection attempt may take in all.
+const connectLimit = 30 * time.Second
+
 // dialRaw opens a blocking TCP socket to sa, bound to 127.0.0.(src+1) when
-// src > 0, with Nagle off.
-func dialRaw(sa unix.Sockaddr, family int, src int32) (int, error) {
+// src > 0, with Nagle off and writes bounded by ioSlice. The connect waits
+// in ioSlice steps until it completes, ctx ends or connectLimit passes.
+func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
+	fail := func(op string, err error) (int, error) {
+		unix.Close(fd)
+		return -1, os.NewSyscallError(op, err)
+	}
 	if src > 0 && family == unix.AF_INET {
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(src + 1)}}); err != nil {
-			unix.Close(fd)
-			return -1, os.NewSyscallError("bind", err)
+			return fail("bind", err)
 		}
 	}
+	tv := unix.NsecToTimeval(ioSlice.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return fail("setsockopt SO_SNDTIMEO", err)
+	}
 	if err := unix.Connect(fd, sa); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("connect", err)
+		if !errors.Is(err, unix.EINPROGRESS) && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return fail("connect", err)
+		}
+		if err := awaitConnect(ctx, fd); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("setsockopt", err)
+		return fail("setsockopt", err)
 	}
 	return fd, nil
+}
+
+// awaitConnect waits for a connect still in progress on fd.
+func awaitConnect(ctx context.Context, fd int) error {
+	deadline := time.Now().Add(connectLimit)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("connect: no answer within %s", connectLimit)
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(pfd, int(ioSlice.Milliseconds()))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("poll", err)
+		}
+		if n > 0 {
+			soErr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err != nil {
+				return os.NewSyscallError("getsockopt SO_ERROR", err)
+			}
+			if soErr != 0 {
+				return os.NewSyscallError("connect", unix.Errno(soErr))
+			}
+			return nil
+		}
+	}
 }
 
 // writeAll writes b to the blocking socket fd; a send timeout on fd

@@ -89,6 +89,9 @@ type Bridge struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 
+	queueMu sync.RWMutex // guards closing against Offer's send; never held across a blocking call
+	closing bool         // guarded by queueMu: queue is closed, Offer drops
+
 	published, publishDropped, received, injectDropped, malformed, outages atomic.Uint64
 }
 
@@ -130,6 +133,10 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close: not an outage
+				b.log.Debug("NATS connection closed")
+				return
+			}
 			b.outages.Add(1)
 			b.log.Warn("NATS connection lost; local broadcast continues, cross-node lines are not relayed until it returns", "err", err)
 		}),
@@ -229,9 +236,16 @@ func (b *Bridge) receive(m *nats.Msg) {
 }
 
 // Offer queues a sealed batch for publishing; it copies buf and never
-// blocks: when the queue is full the batch is dropped and counted.
-// Runs on an event loop; safe for concurrent use.
+// blocks: when the queue is full, or the bridge is closed (an event loop
+// still running past the shutdown deadline), the batch is dropped and
+// counted. Runs on an event loop; safe for concurrent use.
 func (b *Bridge) Offer(buf []byte, lines int) {
+	b.queueMu.RLock()
+	defer b.queueMu.RUnlock()
+	if b.closing {
+		b.publishDropped.Add(uint64(lines))
+		return
+	}
 	msg := outMsg{data: append([]byte(nil), buf...), lines: lines}
 	select {
 	case b.queue <- msg:
@@ -276,7 +290,10 @@ func (b *Bridge) Stats() Stats {
 func (b *Bridge) Close(timeout time.Duration) error {
 	var err error
 	b.closed.Do(func() {
+		b.queueMu.Lock()
+		b.closing = true
 		close(b.queue)
+		b.queueMu.Unlock()
 		b.wg.Wait()
 		if b.nc.IsConnected() {
 			err = b.nc.FlushTimeout(timeout)

@@ -314,3 +314,61 @@ func TestNodeLeavingDoesNotDisturbOthers(t *testing.T) {
 		t.Fatalf("a got %q", got)
 	}
 }
+
+// TestOfferAfterClose: event loops still running past the shutdown
+// deadline may offer batches after the bridge closed, even while it
+// closes; they are dropped and counted, never a panic.
+func TestOfferAfterClose(t *testing.T) {
+	ns := startNATS(t, -1)
+	b, err := cluster.Join(cluster.Config{URLs: ns.ClientURL(), Node: 5}, func([]byte, int) bool { return true }, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					b.Offer([]byte("5:x\r\n"), 1)
+				}
+			}
+		}()
+	}
+	if err := b.Close(time.Second); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	before := b.Stats().PublishDropped
+	b.Offer([]byte("5:y\r\n"), 1)
+	close(stop)
+	wg.Wait()
+	if after := b.Stats().PublishDropped; after <= before {
+		t.Fatalf("a batch offered after Close was not counted as dropped (%d → %d)", before, after)
+	}
+}
+
+// TestCleanShutdownIsNoOutage: leaving the domain on shutdown is not a
+// lost connection: no warning, no outage counted.
+func TestCleanShutdownIsNoOutage(t *testing.T) {
+	ns := startNATS(t, -1)
+	logs := &testutil.Buffer{}
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Node: 9, ClusterURLs: ns.ClientURL()},
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); strings.Contains(out, "connection lost") || strings.Contains(out, "level=WARN") {
+		t.Fatalf("a clean shutdown logged a warning:\n%s", out)
+	}
+}

@@ -54,6 +54,11 @@ type Server struct {
 	accepted atomic.Uint64
 	closed   [ReasonShutdown + 1]atomic.Uint64 // closes by reason
 	started  time.Time
+	running  atomic.Bool // Start succeeded: the loops and the server's goroutines run
+
+	shutdownOnce sync.Once
+	shutdownSum  Summary // set once by the first Shutdown
+	shutdownErr  error   // set once by the first Shutdown
 }
 
 // New checks cfg (after filling defaults) and returns a server that is not
@@ -152,6 +157,7 @@ func (s *Server) Start() error {
 		s.closeWaiter()
 		return fmt.Errorf("server: %w", err)
 	}
+	s.running.Store(true)
 	return nil
 }
 
@@ -440,7 +446,21 @@ type Summary struct {
 // Shutdown stops taking connections and lines (/readyz turns 503), waits
 // (up to the drain timeout or ctx) until what is queued has been written,
 // then closes every connection and stops the event loops.
+//
+// Shutdown is idempotent and safe to call concurrently: later calls wait
+// for the first and return its result. On a server whose Start failed or
+// never ran it only releases what New took, at once.
 func (s *Server) Shutdown(ctx context.Context) (Summary, error) {
+	s.shutdownOnce.Do(func() { s.shutdownSum, s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownSum, s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) (Summary, error) {
+	if !s.running.Load() {
+		s.draining.Store(true)
+		s.closeWaiter() // Start released the rest when it failed
+		return Summary{}, nil
+	}
 	s.draining.Store(true)
 	sum := Summary{Uptime: time.Since(s.started)}
 	close(s.stopSweep)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,4 +157,62 @@ func TestEveryLineReachesEveryOther(t *testing.T) {
 	for _, c := range cs {
 		c.expectNothing(10 * time.Millisecond) // no duplicates after the last line
 	}
+}
+
+// TestShutdownIsIdempotent: Shutdown called twice, and from several
+// goroutines at once, returns one result and never panics; on a server
+// that never started, or whose Start failed, it returns at once.
+func TestShutdownIsIdempotent(t *testing.T) {
+	t.Run("twice and concurrently", func(t *testing.T) {
+		s, _ := startServer(t, Config{})
+		var wg sync.WaitGroup
+		sums := make([]Summary, 4)
+		errs := make([]error, 4)
+		for i := range sums {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sums[i], errs[i] = s.Shutdown(context.Background())
+			}()
+		}
+		wg.Wait()
+		again, err := s.Shutdown(context.Background())
+		for i := range sums {
+			if errs[i] != nil || sums[i] != sums[0] {
+				t.Errorf("call %d: %+v, %v; want the first call's %+v", i, sums[i], errs[i], sums[0])
+			}
+		}
+		if err != nil || again != sums[0] {
+			t.Errorf("a later call: %+v, %v", again, err)
+		}
+	})
+	t.Run("never started", func(t *testing.T) {
+		s, err := New(Config{Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("start failed", func(t *testing.T) {
+		taken, _ := startServer(t, Config{})
+		s, err := New(Config{Addr: taken.Addr().String()}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err == nil {
+			t.Fatal("a second server started on a port in use")
+		}
+		done := make(chan error, 1)
+		go func() { _, err := s.Shutdown(context.Background()); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Shutdown hung after a failed Start")
+		}
+	})
 }
