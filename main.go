@@ -118,6 +118,8 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	})
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ on the metrics listener")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", c.AdminTokenFile, "read the admin token from this file")
 	fs.StringVar(&c.ClusterURLs, "cluster", c.ClusterURLs, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
 	fs.StringVar(&c.ClusterSubject, "cluster-subject", c.ClusterSubject, "NATS subject of the broadcast domain")
 	fs.StringVar(&c.ClusterCreds, "cluster-creds", c.ClusterCreds, "NATS credentials file")
@@ -232,6 +234,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	for _, name := range unknownEnv(fs, os.Environ()) {
 		log.Warn("ignoring an environment variable that names no flag (misspelled?)", "name", name)
 	}
+	server.Version = versionString()
 	srv, err := server.New(sf.cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)

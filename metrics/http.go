@@ -20,9 +20,13 @@ type HTTP struct {
 }
 
 // Serve listens on addr and serves until Close. ready reports whether the
-// daemon takes traffic (listening and not draining).
-func Serve(addr string, m *Metrics, ready func() bool, withPprof bool) (*HTTP, error) {
+// daemon takes traffic (listening and not draining); routes, if not nil,
+// adds the daemon's own endpoints (/connz, /varz) to the mux.
+func Serve(addr string, m *Metrics, ready func() bool, withPprof bool, routes func(*http.ServeMux)) (*HTTP, error) {
 	mux := http.NewServeMux()
+	if routes != nil {
+		routes(mux)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

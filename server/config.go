@@ -118,6 +118,12 @@ type Config struct {
 	MetricsAddr string
 	// Pprof adds /debug/pprof/ to the metrics listener.
 	Pprof bool
+	// AdminToken enables the mutating control endpoints (DELETE
+	// /connz/{id}) for requests carrying "Authorization: Bearer <token>".
+	// Empty (default) leaves them disabled (403). AdminTokenFile reads it
+	// from a file instead (trailing whitespace dropped); not both.
+	AdminToken     string `json:"-"`
+	AdminTokenFile string
 
 	// ClusterURLs, when set, joins this node to a broadcast domain through
 	// the NATS server(s) at these comma-separated nats:// URLs.
@@ -263,6 +269,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClusterReconnectWait < 0 {
 		return bad("--cluster-reconnect-wait", "must not be negative, got %s", c.ClusterReconnectWait)
+	}
+	if c.AdminToken != "" && c.AdminTokenFile != "" {
+		return bad("--admin-token", "give the token or a file holding it (--admin-token-file), not both")
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

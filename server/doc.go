@@ -13,7 +13,10 @@
 // memory reclaimer and the EpollWaiter's; they reach connections only
 // through tasks on their loops (shard.Fanout.Each, Backlog, Member.Writable)
 // and gnet.Engine.Stop; the cluster bridge injects other nodes' batches
-// with shard.Fanout.Inject.
+// with shard.Fanout.Inject. The control plane (/connz, /varz, kick) runs
+// on net/http's goroutines and reads per-connection figures, plain fields
+// of the client struct, only through tasks on the connections' loops
+// (shard.Fanout.Each, Visit), each bounded by a 2 s timeout.
 //
 // Back-pressure: while shard.Fanout.Congested, OnTraffic leaves a sender's
 // input in gnet's inbound buffer (its only copy) and parks the sender

@@ -27,11 +27,14 @@ type client struct {
 	tokens   float64    // flood control: lines the client may still send now
 	refilled int64      // flood control: Unix nanos of the last refill
 	reason   Reason     // why the server closed it, when it did
+	linesIn  uint64     // lines relayed from it (plain: loop-owned; read by /connz on the loop)
+	bytesIn  uint64     // bytes consumed from it
 }
 
 // loopStats are one event loop's counters: written only by that loop, so
 // the atomic adds never contend; summed on scrape.
 type loopStats struct {
+	index   int // the loop's number, in the order loops first saw a connection
 	bytesIn atomic.Uint64
 	dropped atomic.Uint64 // lines dropped by flood control
 	_       [48]byte      // keep loops' counters on separate cache lines
@@ -155,9 +158,11 @@ func (h *handler) consume(cl *client) gnet.Action {
 			cl.tokens--
 		}
 		cl.member.Publish(line)
+		cl.linesIn++
 	}
 	// Discard(0) would drop everything buffered, a partial line included.
 	if consumed > 0 {
+		cl.bytesIn += uint64(consumed)
 		cl.loop.bytesIn.Add(uint64(consumed))
 		_, _ = c.Discard(consumed)
 	}
@@ -192,6 +197,8 @@ func (h *handler) publishTail(cl *client) {
 	if len(tail) > 0 && len(tail) <= h.s.cfg.MaxLine && (h.s.cfg.RateLimit == 0 || cl.tokens >= 1) {
 		cl.loop.bytesIn.Add(uint64(len(tail)))
 		cl.member.Publish(tail)
+		cl.linesIn++
+		cl.bytesIn += uint64(len(tail))
 	}
 }
 
@@ -235,7 +242,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 	level := slog.LevelDebug
 	switch reason {
-	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload:
+	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload, ReasonKicked:
 		level = slog.LevelWarn
 	case ReasonIOError, ReasonIdle:
 		level = slog.LevelInfo

@@ -15,7 +15,9 @@ const (
 	ReasonFlood                      // past --rate-limit with --flood=close
 	ReasonIdle                       // silent for --idle-timeout
 	ReasonOverload                   // held input passed --max-held
+	ReasonKicked                     // an operator closed it (DELETE /connz/{id})
 	ReasonShutdown                   // the server is shutting down
+	reasonCount                      // how many reasons there are
 )
 
 var reasonNames = [...]string{
@@ -29,6 +31,7 @@ var reasonNames = [...]string{
 	ReasonFlood:        "flood",
 	ReasonIdle:         "idle",
 	ReasonOverload:     "overload",
+	ReasonKicked:       "kicked",
 	ReasonShutdown:     "shutdown",
 }
 
@@ -46,4 +49,5 @@ var (
 	msgTooMany     = []byte("ERR too many connections\r\n")
 	msgFlood       = []byte("ERR flood\r\n")
 	msgOverload    = []byte("ERR overload\r\n")
+	msgKicked      = []byte("ERR kicked\r\n")
 )

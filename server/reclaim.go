@@ -18,7 +18,20 @@ const (
 	reclaimConns   = 1000     // or this many connections fewer (and half of the peak)
 )
 
-// reclaimMemory runs until stopSweep closes. Runs on its own goroutine.
+// sampleRates records the totals /varz's rates are worked out from.
+func (s *Server) sampleRates() {
+	st := s.fan.Stats()
+	var bytesIn uint64
+	s.loopsMu.Lock()
+	for _, ls := range s.loops {
+		bytesIn += ls.bytesIn.Load()
+	}
+	s.loopsMu.Unlock()
+	s.rates.add(rateSample{at: time.Now(), linesIn: st.Frames, deliveries: st.Deliveries, bytesIn: bytesIn, bytesOut: st.BytesOut})
+}
+
+// reclaimMemory runs until stopSweep closes; it also samples /varz's
+// rates once a second. Runs on its own goroutine.
 func (s *Server) reclaimMemory() {
 	defer close(s.reclaimed)
 	t := time.NewTicker(reclaimEvery)
@@ -34,6 +47,7 @@ func (s *Server) reclaimMemory() {
 			return
 		case <-t.C:
 		}
+		s.sampleRates()
 		log := s.fan.Stats().LogBytes
 		peakLog = max(peakLog, s.fan.TakePeakLogBytes(), s.heldPeak.Swap(0))
 		open := s.open.Load()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type Server struct {
 	web   *metrics.HTTP      // nil without --metrics-addr
 	peers *cluster.Bridge    // nil without --cluster; set before the loops start
 	waits *shard.EpollWaiter // watches full sockets for room; closed by Shutdown
+	rates *rateWindow        // recent totals for /varz; sampled by the reclaimer goroutine
+
+	adminToken string // enables DELETE /connz/{id}; empty: disabled
 
 	eng    gnet.Engine   // set in OnBoot, before booted closes
 	booted chan struct{} // closed by OnBoot
@@ -52,7 +56,7 @@ type Server struct {
 	stopping atomic.Bool  // the engine is closing every connection
 	open     atomic.Int64
 	accepted atomic.Uint64
-	closed   [ReasonShutdown + 1]atomic.Uint64 // closes by reason
+	closed   [reasonCount]atomic.Uint64 // closes by reason
 	started  time.Time
 	running  atomic.Bool // Start succeeded: the loops and the server's goroutines run
 
@@ -89,6 +93,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		stopSweep: make(chan struct{}),
 		sweepDone: make(chan struct{}),
 		reclaimed: make(chan struct{}),
+		rates:     &rateWindow{},
+	}
+	if cfg.AdminTokenFile != "" {
+		b, err := os.ReadFile(cfg.AdminTokenFile)
+		if err != nil {
+			return nil, bad("--admin-token-file", "%v", err)
+		}
+		if s.adminToken = strings.TrimSpace(string(b)); s.adminToken == "" {
+			return nil, bad("--admin-token-file", "%s is empty", cfg.AdminTokenFile)
+		}
+	} else {
+		s.adminToken = cfg.AdminToken
 	}
 	s.mets = metrics.New(s.snapshot)
 	waits, err := shard.NewEpollWaiter()
@@ -218,7 +234,7 @@ func (s *Server) afterBoot() error {
 		return err
 	}
 	if s.cfg.MetricsAddr != "" {
-		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, s.Ready, s.cfg.Pprof)
+		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, s.Ready, s.cfg.Pprof, s.routes)
 		if err != nil {
 			return err
 		}
@@ -348,7 +364,7 @@ func (s *Server) loopStats(loop gnet.EventLoop) *loopStats {
 	defer s.loopsMu.Unlock()
 	ls, ok := s.loops[loop]
 	if !ok {
-		ls = &loopStats{}
+		ls = &loopStats{index: len(s.loops)}
 		s.loops[loop] = ls
 	}
 	return ls
@@ -376,7 +392,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 		SendersHeld:  st.Held,
 		LostTasks:    st.LostTasks,
 	}
-	for r := ReasonClientQuit; r <= ReasonShutdown; r++ {
+	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
 	}
 	s.loopsMu.Lock()

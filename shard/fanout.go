@@ -267,6 +267,35 @@ func (f *Fanout) Each(ctx context.Context, fn func(m *Member)) error {
 	return err
 }
 
+// Visit runs fn on the member with the given ID, on its own loop, found
+// through the registry (no scan), and waits for it or ctx. It reports
+// false when no such member is open (or it left before fn could run).
+func (f *Fanout) Visit(ctx context.Context, id int64, fn func(m *Member)) (bool, error) {
+	m := f.reg.Get(id)
+	if m == nil {
+		return false, nil
+	}
+	found := make(chan bool, 1) // buffered: a late run never blocks its loop
+	task := gnet.RunnableFunc(func(context.Context) error {
+		if m.gone {
+			found <- false
+			return nil
+		}
+		fn(m)
+		found <- true
+		return nil
+	})
+	if err := m.hub.exec.Execute(ctx, task); err != nil {
+		return false, fmt.Errorf("shard: visit %d: %w", id, err)
+	}
+	select {
+	case ok := <-found:
+		return ok, nil
+	case <-ctx.Done():
+		return false, fmt.Errorf("shard: visit %d: %w", id, ctx.Err())
+	}
+}
+
 // Backlog returns how many bytes are still queued anywhere in the fan-out:
 // unsealed outboxes, undelivered inboxes and what members are still owed.
 // It asks each loop and waits for the answers or ctx.

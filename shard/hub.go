@@ -238,6 +238,7 @@ func (h *Hub) deliver() {
 func (h *Hub) writeRound(m *Member, first uint64, now int64) {
 	n, err := m.Conn.Writev(h.roundIov)
 	h.roundCount.writes++
+	m.sent += uint64(max(n, 0))
 	if err == nil && n == h.roundBytes { // all of it: caught up again
 		h.entryAt(first).holders--
 		h.caughtUp++
@@ -296,6 +297,7 @@ func (h *Hub) writeTo(m *Member, now int64) {
 		h.roundCount.writes++
 		if n > 0 {
 			h.roundCount.bytes += uint64(n)
+			m.sent += uint64(n)
 			m.progress, m.moved, moved, m.unsent = now, now, true, -1
 		}
 		h.moveCursor(m, h.wrote(max(n, 0), stop))

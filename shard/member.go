@@ -69,6 +69,7 @@ type Member struct {
 	progress int64      // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
 	moved    int64      // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
 	flagAt   int64      // Unix nanos when flagged was set
+	sent     uint64     // bytes its socket took from the fan-out
 }
 
 // ownFrames are where a sender's own frames lie in its hub's stream, oldest
@@ -139,6 +140,10 @@ func (m *Member) Hold() {
 		h.releaseHeld() // lifted between the caller's check and now
 	}
 }
+
+// BytesOut returns the bytes the fan-out has written to the member's
+// socket. Runs on the member's loop.
+func (m *Member) BytesOut() uint64 { return m.sent }
 
 // Lag returns how many bytes of the stream the member has yet to be
 // written: how far behind the head of its hub's log it is.
