@@ -27,17 +27,25 @@ func control(t *testing.T, s *Server, method, path, token string) (int, map[stri
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	var v map[string]any
-	if err := json.Unmarshal(body, &v); err != nil {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber() // snowflake IDs do not fit a float64
+	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("%s %s: not JSON: %q", method, path, body)
 	}
 	return resp.StatusCode, v
+}
+
+// num reads a JSON number decoded with UseNumber.
+func num(v any) int64 {
+	n, _ := v.(json.Number).Int64()
+	return n
 }
 
 func idsIn(v map[string]any) []string {
 	var ids []string
 	conns, _ := v["connections"].([]any)
 	for _, c := range conns {
-		ids = append(ids, fmt.Sprintf("%.0f", c.(map[string]any)["id"].(float64)))
+		ids = append(ids, c.(map[string]any)["id"].(json.Number).String())
 	}
 	return ids
 }
@@ -56,20 +64,20 @@ func TestConnz(t *testing.T) {
 	}
 
 	code, v := control(t, s, "GET", "/connz", "")
-	if code != 200 || v["total"].(float64) != 3 || len(idsIn(v)) != 3 {
+	if code != 200 || num(v["total"]) != 3 || len(idsIn(v)) != 3 {
 		t.Fatalf("GET /connz: %d %v", code, v)
 	}
 	if _, v := control(t, s, "GET", "/connz?sort=lines_in", ""); idsIn(v)[0] != ids[0] {
 		t.Errorf("sort=lines_in: first %v, want the busiest sender %s", idsIn(v), ids[0])
 	}
-	if _, v := control(t, s, "GET", "/connz?sort=id&offset=1&limit=1", ""); len(idsIn(v)) != 1 || v["total"].(float64) != 3 {
+	if _, v := control(t, s, "GET", "/connz?sort=id&offset=1&limit=1", ""); len(idsIn(v)) != 1 || num(v["total"]) != 3 {
 		t.Errorf("paging: %v", v)
 	}
 	code, v = control(t, s, "GET", "/connz/"+ids[0], "")
-	if code != 200 || fmt.Sprintf("%.0f", v["id"]) != ids[0] || v["lines_in"].(float64) != 3 || v["remote"] == "" {
+	if code != 200 || fmt.Sprint(v["id"]) != ids[0] || num(v["lines_in"]) != 3 || v["remote"] == "" {
 		t.Errorf("GET /connz/%s: %d %v", ids[0], code, v)
 	}
-	if v["bytes_out"].(float64) == 0 || v["pending_bytes"].(float64) != 0 {
+	if num(v["bytes_out"]) == 0 || num(v["pending_bytes"]) != 0 {
 		t.Errorf("bytes out / pending: %v", v)
 	}
 	for _, tc := range []struct {
@@ -88,7 +96,7 @@ func TestConnz(t *testing.T) {
 		}
 	}
 	code, v = control(t, s, "GET", "/varz", "")
-	if code != 200 || v["connections"].(float64) != 3 || v["version"] == nil || v["rates_per_sec"] == nil {
+	if code != 200 || num(v["connections"]) != 3 || v["version"] == nil || v["rates_per_sec"] == nil {
 		t.Errorf("GET /varz: %d %v", code, v)
 	}
 	if cfg, _ := json.Marshal(v["config"]); strings.Contains(string(cfg), "AdminToken\"") {
