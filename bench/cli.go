@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fanout/fanout/internal/sysutil"
 )
 
 // options are the `fanout bench` flags beyond the workload.
@@ -28,6 +30,8 @@ type options struct {
 	nodes      int
 	report     string
 	assets     string
+	serverCPUs string
+	clientCPUs string
 }
 
 // newFlagSet defines the bench flags on o and w; w's values are the
@@ -47,6 +51,8 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
 	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax)")
+	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
 	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
 	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
@@ -103,6 +109,22 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	for _, l := range []struct{ flag, list string }{{"--server-cpus", o.serverCPUs}, {"--client-cpus", o.clientCPUs}} {
+		if _, err := sysutil.ParseCPUList(l.list); l.list != "" && err != nil {
+			fmt.Fprintf(stderr, "fanout bench: %s: %v\n", l.flag, err)
+			return 2
+		}
+	}
+	if o.serverCPUs != "" && o.addrs != "" && o.pid == 0 {
+		fmt.Fprintln(stderr, "fanout bench: --server-cpus with --addr needs the server's --pid")
+		return 2
+	}
+	if o.clientCPUs != "" {
+		if err := sysutil.PinProcess(0, o.clientCPUs); err != nil {
+			fmt.Fprintf(stderr, "fanout bench: --client-cpus: %v\n", err)
+			return 1
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	results, err := o.execute(ctx, sc, stderr)
@@ -183,6 +205,9 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		if o.pid > 0 {
 			t.PIDs = []int{o.pid}
 		}
+		if err := o.pinServer(t); err != nil {
+			return nil, err
+		}
 		return Run(ctx, t, sc.Workload, progress)
 	}
 	if kind == "fanout" && o.nodes > 1 {
@@ -190,7 +215,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		if err != nil {
 			return nil, err
 		}
-		res, err := Run(ctx, c.Target, sc.Workload, progress)
+		res, err := o.pinAndRun(ctx, c.Target, sc, progress)
 		if stopErr := c.Stop(30 * time.Second); err == nil && stopErr != nil {
 			err = stopErr
 		}
@@ -200,11 +225,31 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 	if err != nil {
 		return nil, err
 	}
-	res, err := Run(ctx, p.Target, sc.Workload, progress)
+	res, err := o.pinAndRun(ctx, p.Target, sc, progress)
 	if stopErr := p.Stop(30 * time.Second); err == nil && stopErr != nil {
 		err = stopErr
 	}
 	return res, err
+}
+
+// pinServer pins the target's processes to --server-cpus, if given.
+func (o *options) pinServer(t Target) error {
+	if o.serverCPUs == "" {
+		return nil
+	}
+	for _, pid := range t.PIDs {
+		if err := sysutil.PinProcess(pid, o.serverCPUs); err != nil {
+			return fmt.Errorf("--server-cpus: %w", err)
+		}
+	}
+	return nil
+}
+
+func (o *options) pinAndRun(ctx context.Context, t Target, sc Scenario, progress func(time.Duration, uint64)) (*Result, error) {
+	if err := o.pinServer(t); err != nil {
+		return nil, err
+	}
+	return Run(ctx, t, sc.Workload, progress)
 }
 
 // progressPrinter returns a live progress line writer when log is a

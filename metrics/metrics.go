@@ -37,6 +37,8 @@ type Snapshot struct {
 	Congestions  uint64            // times senders began to be held back
 	SendersHeld  int64             // senders whose input waits unread now
 	LostTasks    uint64            // tasks an event loop refused (it was shutting down)
+	Window       float64           // seconds: the widest coalescing window of the last rounds
+	RoundCost    float64           // seconds: the longest last round's write time
 	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
@@ -111,6 +113,8 @@ var (
 	descBP         = prometheus.NewDesc("fanout_backpressure", "1 while senders are held back for readers that are behind.", nil, nil)
 	descBPTotal    = prometheus.NewDesc("fanout_backpressure_total", "Times senders began to be held back.", nil, nil)
 	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose input waits unread now.", nil, nil)
+	descWindow     = prometheus.NewDesc("fanout_coalesce_window_seconds", "The widest coalescing window an event loop chose for its last delivery round.", nil, nil)
+	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
 	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
@@ -126,7 +130,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
-		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks,
+		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
@@ -168,6 +172,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descBPTotal, s.Congestions)
 	gauge(descHeld, float64(s.SendersHeld))
 	counter(descLostTasks, s.LostTasks)
+	gauge(descWindow, s.Window)
+	gauge(descRoundCost, s.RoundCost)
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

@@ -391,6 +391,8 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Congestions:  st.Congestions,
 		SendersHeld:  st.Held,
 		LostTasks:    st.LostTasks,
+		Window:       st.Window.Seconds(),
+		RoundCost:    st.RoundCost.Seconds(),
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()

@@ -191,6 +191,9 @@ type Stats struct {
 	Congestions uint64 // times back-pressure began
 	Held        int64  // senders parked now
 	Full        int64  // members whose socket was full, waiting for room
+
+	Window    time.Duration // the widest coalescing window a hub chose for its last round
+	RoundCost time.Duration // the longest a hub's last round took to write
 }
 
 // TakePeakLogBytes returns the most bytes the logs held at once since the
@@ -206,6 +209,8 @@ func (f *Fanout) Stats() Stats {
 		Congestions: f.congestions.Load(), Held: f.heldNow.Load(), Full: f.blockedNow.Load()}
 	for _, h := range f.Hubs() {
 		s.BehindBytes = max(s.BehindBytes, h.logSize.Load())
+		s.Window = max(s.Window, time.Duration(h.window.Load()))
+		s.RoundCost = max(s.RoundCost, time.Duration(h.cost.Load()))
 		s.Frames += h.frames.Load()
 		s.Batches += h.batches.Load()
 		s.Rounds += h.rounds.Load()

@@ -62,6 +62,8 @@ type Hub struct {
 	resumePending  bool      // guarded by mu: resumeTask is queued
 
 	logSize atomic.Int64 // logBytes() as of the hub's last change, for Stats
+	window  atomic.Int64 // the coalescing window the last round was held to, nanoseconds
+	cost    atomic.Int64 // what the last round took to write, nanoseconds
 
 	// Counters, written by the hub's loop, read by anyone.
 	frames, batches, rounds, writes, deliveries, bytesOut, evictions atomic.Uint64
@@ -181,6 +183,7 @@ func (h *Hub) deliver() {
 		// Cheap rounds (few members, light load) get no window to speak of,
 		// and a line after a quiet spell never waits.
 		window := min(time.Duration(float64(h.lastCost)*h.f.opts.CoalesceDuty), limit)
+		h.window.Store(int64(window))
 		if wait := window - now.Sub(h.lastRound); wait > 0 {
 			h.timer.Reset(wait)
 			return
@@ -227,6 +230,7 @@ func (h *Hub) deliver() {
 	h.delivering = false
 	clear(h.roundIov)
 	h.lastCost = time.Since(now)
+	h.cost.Store(int64(h.lastCost))
 	h.cutLaggards()
 	h.afterWrites()
 }
