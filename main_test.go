@@ -78,6 +78,21 @@ func startProcess(t *testing.T, cmd *exec.Cmd) {
 	})
 }
 
+// waitProcess waits for cmd (started with startProcess) to exit and
+// returns its error; the test fails if it runs past timeout.
+func waitProcess(t *testing.T, cmd *exec.Cmd, timeout time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %s", cmd.Path, timeout)
+		return nil
+	}
+}
+
 // ncClient is an `nc` process connected to the server.
 type ncClient struct {
 	cmd   *exec.Cmd
@@ -175,15 +190,8 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("server exited with %v; want 0\n%s", err, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not exit after SIGTERM")
+	if err := waitProcess(t, srv, 20*time.Second); err != nil {
+		t.Fatalf("server exited with %v; want 0\n%s", err, logs.String())
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(b.out.String(), fmt.Sprintf(":burst %d\r\n", burst-1)) {
@@ -222,15 +230,8 @@ func TestBenchFindsServerByReadyFile(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	startProcess(t, cmd)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("bench: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("bench did not finish\n%s", stderr.String())
+	if err := waitProcess(t, cmd, 60*time.Second); err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), `"lost": 0,`) || !strings.Contains(stdout.String(), `"deliveries_received"`) {
 		t.Fatalf("unexpected result:\n%s\n%s", stdout.String(), stderr.String())
@@ -295,30 +296,9 @@ func TestUnknownEnvIsReported(t *testing.T) {
 // TestREADMEListsEveryFlag: the README's flag table names exactly the
 // flags `fanout serve` takes, so the two cannot drift apart.
 func TestREADMEListsEveryFlag(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	flagRE := regexp.MustCompile("`--([a-z-]+)`")
-	var documented []string
-	for _, line := range strings.Split(string(readme), "\n") {
-		if strings.HasPrefix(line, "| `--") {
-			for _, m := range flagRE.FindAllStringSubmatch(strings.Split(line, "|")[1], -1) {
-				documented = append(documented, m[1])
-			}
-		}
-	}
+	documented := testutil.READMETable(t, "README.md", "| `--", regexp.MustCompile("`--([a-z-]+)`"))
 	var sf serveFlags
 	var defined []string
 	newServeFlagSet(&sf).VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
-	for _, name := range defined {
-		if !slices.Contains(documented, name) {
-			t.Errorf("--%s is a serve flag but not in README's flag table", name)
-		}
-	}
-	for _, name := range documented {
-		if !slices.Contains(defined, name) {
-			t.Errorf("README lists --%s, which serve does not take", name)
-		}
-	}
+	testutil.SameNames(t, "flag", documented, defined)
 }

@@ -6,7 +6,10 @@
 // line protocol), makes Senders of them send fixed-size payloads carrying
 // sender, sequence number and send time, and has every connection read and
 // account for what it receives: loss, duplicates, per-sender order,
-// delivered rate and end-to-end latency.
+// delivered rate and end-to-end latency. Adversarial workloads add
+// connections that never read (--stalled, never put in a reader's epoll),
+// senders with no in-flight window (--blast) and one-shot bursts
+// (--burst); the run reports which clients the server cut off.
 //
 // Concurrency rule: connections are raw sockets split between a few reader
 // goroutines, each with its own epoll instance; a reader alone owns its
@@ -15,6 +18,10 @@
 // its sequence counter and writes its connection's socket. They share only
 // atomics (sent, received and acknowledged counts) and the histogram
 // shards, each behind its own mutex, taken once per buffered slice of
-// samples, not per line. Sockets are closed only after every reader and
-// sender has stopped, so no descriptor number is reused under them.
+// samples, not per line. Every blocking socket call (connect, write) is
+// bounded to 200 ms slices (SO_SNDTIMEO), so each goroutine sees the run's
+// end or Ctrl-C promptly, whatever the target does. Sockets are closed
+// only after every reader and sender has stopped, so no descriptor number
+// is reused under them. Memory: one read buffer per reader goroutine, one
+// write buffer per sender, a tally per connection (8 bytes per sender).
 package bench

@@ -57,19 +57,27 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
-func benchFanout(b *testing.B, line []byte, burst, n int, withMetrics bool) {
+// benchHub returns a manual loop whose hub has one sender (writing to a
+// discardConn) and n recipients writing to what recipient returns.
+func benchHub(b *testing.B, opts Options, n int, recipient func() Sink) (*manualLoop, *Member) {
 	l := &manualLoop{}
-	opts := Options{}
-	if withMetrics {
-		opts.OnSeal = metrics.New(func() metrics.Snapshot { return metrics.Snapshot{} }).ObserveSeal
-	}
 	f := New(NewRegistry(64), opts)
+	b.Cleanup(f.Close)
 	h := f.Hub(l)
 	sender := NewMember(1, &discardConn{})
 	h.Join(sender)
 	for i := range n {
-		h.Join(NewMember(int64(i+2), &discardConn{}))
+		h.Join(NewMember(int64(i+2), recipient()))
 	}
+	return l, sender
+}
+
+func benchFanout(b *testing.B, line []byte, burst, n int, withMetrics bool) {
+	opts := Options{}
+	if withMetrics {
+		opts.OnSeal = metrics.New(func() metrics.Snapshot { return metrics.Snapshot{} }).ObserveSeal
+	}
+	l, sender := benchHub(b, opts, n, func() Sink { return &discardConn{} })
 	b.ReportAllocs()
 	b.SetBytes(int64(burst * (len(line) + 4) * n))
 	for b.Loop() {
@@ -109,15 +117,7 @@ func BenchmarkFanoutShortWrites(b *testing.B) {
 	line := []byte("a typical chat line of some sixty bytes, give or take a few")
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
-			l := &manualLoop{}
-			f := New(NewRegistry(64), Options{Waiter: readyWaiter{}})
-			b.Cleanup(f.Close)
-			h := f.Hub(l)
-			sender := NewMember(1, &discardConn{})
-			h.Join(sender)
-			for i := range n {
-				h.Join(NewMember(int64(i+2), &halfConn{}))
-			}
+			l, sender := benchHub(b, Options{Waiter: readyWaiter{}}, n, func() Sink { return &halfConn{} })
 			b.ReportAllocs()
 			for b.Loop() {
 				sender.Publish(line)

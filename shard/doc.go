@@ -20,7 +20,7 @@
 // to be written them (reference-counted; the last hub to drop it recycles
 // it). Each member has a cursor, a stream offset in its hub's log, and is
 // written from it with one writev, its own frames left out, straight to its
-// socket ([ConnSink]): what the socket does not take stays in the log, not
+// socket ([WriteConn]): what the socket does not take stays in the log, not
 // in a per-connection buffer. A member whose socket was full waits, skipped
 // by rounds, until the [Waiter] ([EpollWaiter]: one epoll instance and one
 // goroutine for the process) reports room; it is then written from its

@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EpollWaiter is a Waiter for members whose Conn has a descriptor (like
-// ConnSink): one goroutine and one epoll instance of its own, next to
+// EpollWaiter is a Waiter for members whose Conn has a descriptor (an Fd
+// method): one goroutine and one epoll instance of its own, next to
 // gnet's, watch full sockets for room (one-shot, so a socket that stays
 // writable costs nothing until it is armed again). gnet itself watches a
 // socket for room only while its own outbound buffer holds bytes, and the

@@ -29,7 +29,7 @@ type Hub struct {
 	members      []*Member     // loop-owned: everyone living on this loop
 	out          *batch        // loop-owned: frames read this cycle, not yet sealed
 	flushPending bool          // loop-owned: flushTask is queued
-	delivering   bool          // loop-owned: a round is writing to members
+	delivering   bool          // loop-owned: the member list is being walked (round, resume, sweep); leaves wait in leaving
 	leaving      []*Member     // loop-owned: left during a round, removed after it
 	round        []*batch      // loop-owned: the batches of the current round
 	lastRound    time.Time     // loop-owned: when the previous round started
@@ -38,7 +38,6 @@ type Hub struct {
 	iov          [][]byte      // loop-owned: scratch for one member's writev
 	roundIov     [][]byte      // loop-owned: the current round's batches, for members that were caught up
 	roundStart   int64         // loop-owned: the stream offset where the current round begins
-	roundBytes   int           // loop-owned: bytes in the current round
 	roundLines   int           // loop-owned: lines in the current round
 	at           []int64       // loop-owned: stream offset of each iov piece
 	held         []*Member     // loop-owned: senders parked by back-pressure
@@ -200,11 +199,10 @@ func (h *Hub) deliver() {
 		return
 	}
 	h.rounds.Add(1)
-	h.roundStart, h.roundBytes, h.roundLines = h.tail, 0, 0
+	h.roundStart, h.roundLines = h.tail, 0
 	h.roundIov = h.roundIov[:0]
 	for _, b := range h.round {
 		h.roundIov = append(h.roundIov, b.buf)
-		h.roundBytes += len(b.buf)
 		h.roundLines += b.lines
 	}
 	first := h.nextSeq
@@ -227,11 +225,11 @@ func (h *Hub) deliver() {
 			h.checkFlag(m, nanos, true)
 		}
 	}
-	h.delivering = false
-	clear(h.roundIov)
 	h.lastCost = time.Since(now)
 	h.cost.Store(int64(h.lastCost))
 	h.cutLaggards()
+	h.delivering = false
+	clear(h.roundIov)
 	h.afterWrites()
 }
 
@@ -242,28 +240,40 @@ func (h *Hub) deliver() {
 func (h *Hub) writeRound(m *Member, first uint64, now int64) {
 	n, err := m.Conn.Writev(h.roundIov)
 	h.roundCount.writes++
-	m.sent += uint64(max(n, 0))
-	if err == nil && n == h.roundBytes { // all of it: caught up again
+	if err == nil && int64(n) == h.tail-h.roundStart { // all of it: caught up again
 		h.entryAt(first).holders--
 		h.caughtUp++
 		m.cursor, m.entry = h.tail, h.nextSeq
+		m.sent += uint64(n)
 		h.roundCount.bytes += uint64(n)
 		h.roundCount.deliveries += uint64(h.roundLines)
 		return
 	}
 	m.progress = now // fell behind just now: the deadline counts from here
-	if n > 0 {
-		h.roundCount.bytes += uint64(n)
-		m.moved, m.unsent = now, -1
-		h.moveCursor(m, h.roundStart+int64(n))
+	h.took(m, n, now)
+	h.moveCursor(m, h.roundStart+int64(max(n, 0)))
+	if err != nil {
+		h.writeFailed(m, err)
+		return
 	}
-	switch {
-	case err != nil:
-		h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
-	default:
-		h.block(m)
-		h.checkFlag(m, now, n > 0)
+	h.block(m)
+	h.checkFlag(m, now, n > 0)
+}
+
+// took accounts for n bytes m's socket took at now: progress for the
+// write deadline and the flags. Runs on the hub's loop.
+func (h *Hub) took(m *Member, n int, now int64) {
+	if n <= 0 {
+		return
 	}
+	h.roundCount.bytes += uint64(n)
+	m.sent += uint64(n)
+	m.progress, m.moved, m.unsent = now, now, -1
+}
+
+// writeFailed cuts m, whose socket refused a write. Runs on the hub's loop.
+func (h *Hub) writeFailed(m *Member, err error) {
+	h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
 }
 
 // afterWrites finishes a round or a resume: members that left meanwhile
@@ -276,7 +286,6 @@ func (h *Hub) afterWrites() {
 	}
 	h.leaving = h.leaving[:0]
 	h.trim()
-	h.logSize.Store(h.logBytes())
 	h.publishCount()
 	if h.logBytes() > 0 && !h.sweeping {
 		h.sweeping = true
@@ -299,14 +308,11 @@ func (h *Hub) writeTo(m *Member, now int64) {
 		}
 		n, err := m.Conn.Writev(h.iov)
 		h.roundCount.writes++
-		if n > 0 {
-			h.roundCount.bytes += uint64(n)
-			m.sent += uint64(n)
-			m.progress, m.moved, moved, m.unsent = now, now, true, -1
-		}
+		h.took(m, n, now)
+		moved = moved || n > 0
 		h.moveCursor(m, h.wrote(max(n, 0), stop))
 		if err != nil {
-			h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
+			h.writeFailed(m, err)
 			break
 		}
 		if n < total {
@@ -329,11 +335,19 @@ func (h *Hub) block(m *Member) {
 		return
 	}
 	if err := w.Wait(m); err != nil {
-		h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
+		h.writeFailed(m, err)
 		return
 	}
 	m.blocked = true
 	h.f.blockedNow.Add(1)
+}
+
+// unblock marks m as no longer waiting for room. Runs on the hub's loop.
+func (h *Hub) unblock(m *Member) {
+	if m.blocked {
+		m.blocked = false
+		h.f.blockedNow.Add(-1)
+	}
 }
 
 // wake queues m to be written again on its loop. Safe for concurrent use.
@@ -362,8 +376,7 @@ func (h *Hub) resume() {
 		if m.hub != h || !m.blocked || !m.attached {
 			continue // left, cut, or a stale wake-up
 		}
-		m.blocked = false
-		h.f.blockedNow.Add(-1)
+		h.unblock(m)
 		h.writeTo(m, now)
 	}
 	h.delivering = false
@@ -419,7 +432,6 @@ func (h *Hub) leave(m *Member) {
 		return
 	}
 	h.remove(m)
-	h.logSize.Store(h.logBytes())
 }
 
 func (h *Hub) remove(m *Member) {

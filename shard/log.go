@@ -76,14 +76,9 @@ func (h *Hub) detach(m *Member) {
 	}
 	m.own = nil
 	h.unflag(m)
-	if m.blocked || m.waitFD >= 0 {
-		if m.blocked {
-			m.blocked = false
-			h.f.blockedNow.Add(-1)
-		}
-		if w := h.f.opts.Waiter; w != nil {
-			w.Forget(m)
-		}
+	h.unblock(m)
+	if w := h.f.opts.Waiter; w != nil {
+		w.Forget(m)
 	}
 	h.trim()
 }
@@ -125,7 +120,8 @@ func (h *Hub) moveCursor(m *Member, pos int64) {
 	m.progress = 0
 }
 
-// trim drops entries at the front of the log that no cursor needs.
+// trim drops entries at the front of the log that no cursor needs, and
+// publishes the log's size for Stats.
 func (h *Hub) trim() {
 	for h.front < len(h.log) && h.log[h.front].holders == 0 {
 		e := &h.log[h.front]
@@ -145,6 +141,7 @@ func (h *Hub) trim() {
 		clear(h.log[n:])
 		h.log, h.front = h.log[:n], 0
 	}
+	h.logSize.Store(h.logBytes())
 }
 
 // logBytes is the stream the log still holds: how far behind its slowest

@@ -18,7 +18,7 @@ type Sink interface {
 }
 
 // unsentSink is a Sink that can tell how much its socket has not yet sent
-// (ConnSink can).
+// (with UnsentConn).
 type unsentSink interface{ Unsent() int }
 
 // fdSink is a Sink with a socket the EpollWaiter can watch.

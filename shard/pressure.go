@@ -9,8 +9,8 @@ import (
 // not read: it made no progress for WriteDeadline while it was owed bytes,
 // or it fell more than MaxLag behind the head of the log while not holding
 // senders back, or, while it held senders back (below), it could not catch
-// up within WriteDeadline. A
-// member that drains its queue is never cut, however large a burst was.
+// up within WriteDeadline. A member that drains its queue is never cut,
+// however large a burst was.
 //
 // A member that is reading but has fallen more than MaxLag/2 behind is
 // "flagged": while any member of any hub is flagged the fan-out is
@@ -74,6 +74,7 @@ func (h *Hub) sweep() {
 	h.sweeping = false
 	now := time.Now().UnixNano()
 	deadline := int64(h.f.opts.WriteDeadline)
+	h.delivering = true // members cut here may leave at once: keep the list still
 	for _, m := range h.members {
 		if !m.attached || m.cursor == h.tail {
 			continue
@@ -95,13 +96,8 @@ func (h *Hub) sweep() {
 		}
 	}
 	h.cutLaggards() // members unflagged above may be past MaxLag
-	h.trim()
-	h.logSize.Store(h.logBytes())
-	h.publishCount()
-	if h.logBytes() > 0 {
-		h.sweeping = true
-		h.sweepTimer.Reset(h.f.sweepEvery)
-	}
+	h.delivering = false
+	h.afterWrites() // and it re-arms the sweep while the log holds anything
 }
 
 // probe looks for progress a full socket does not report: a kernel

@@ -14,22 +14,12 @@ import (
 // the stream.
 var errGnetOwnsOutput = errors.New("shard: connection is closing (gnet holds its output)")
 
-// ConnSink writes to a gnet connection's socket directly, so that what the
+// A connection's Sink writes to its socket directly, so that what the
 // socket does not take stays in the shared log, once, instead of being
-// copied into gnet's per-connection outbound buffer. Use it only on the
-// connection's own loop (as the fan-out does). A server that keeps its own
-// per-connection struct can give that struct these three methods instead,
-// with WriteConn and UnsentConn, and save an allocation per connection.
-type ConnSink struct{ C gnet.Conn }
-
-// Fd returns the connection's descriptor, for the EpollWaiter.
-func (s ConnSink) Fd() int { return s.C.Fd() }
-
-// Writev writes what the socket takes now without blocking.
-func (s ConnSink) Writev(bs [][]byte) (int, error) { return WriteConn(s.C, bs) }
-
-// Unsent returns what the socket has not yet sent; see UnsentConn.
-func (s ConnSink) Unsent() int { return UnsentConn(s.C) }
+// copied into gnet's per-connection outbound buffer. A server gives its
+// per-connection struct the Sink methods with WriteConn (and Fd and
+// UnsentConn for the EpollWaiter and the sweep), with no allocation of
+// their own; they run only on the connection's own loop.
 
 // WriteConn writes bs to c's socket, without blocking, as much as it takes
 // now. Runs on c's loop.

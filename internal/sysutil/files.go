@@ -1,6 +1,8 @@
 // Package sysutil holds the system helpers the daemon and the benchmark
 // harness share: the open-file limit and the descriptors kept back from
-// it. Stateless; safe for concurrent use.
+// it, the ready file and systemd notification that say a server listens,
+// and pinning a process's threads to CPUs. Stateless, no goroutines, no
+// memory kept; safe for concurrent use.
 package sysutil
 
 import "syscall"

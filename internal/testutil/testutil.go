@@ -1,6 +1,7 @@
 // Package testutil holds what the packages' tests share: a goroutine-leak
-// check for TestMain, a condition wait, and a buffer that a process or a
-// logger may write while a test reads it. Test-only; each helper is safe
+// check for TestMain, a condition wait, a buffer that a process or a
+// logger may write while a test reads it, and the check that a README
+// table and the code name the same things. Test-only; each helper is safe
 // for concurrent use as documented.
 package testutil
 
