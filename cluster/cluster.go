@@ -1,28 +1,3 @@
-// Package cluster joins fanout nodes into one broadcast domain through
-// NATS (github.com/nats-io/nats.go), not a protocol of our own.
-//
-// Each node publishes every batch of lines its own clients sent, as one
-// NATS message holding the encoded frames ("<id>:<line>\r\n" …), on one
-// subject, and hands every batch it receives there to its local fan-out.
-// The node's connection is opened with NoEcho, and each message carries its
-// origin node in a header, so a node never re-delivers its own lines.
-// Sender IDs are snowflakes, unique across the domain as long as node
-// numbers are: a joining node asks on a control subject whether a live
-// node already has its number, and refuses to start if one answers.
-//
-// Delivery across nodes is at-most-once, like core NATS: lines published
-// while the connection is down wait in nats.go's bounded reconnect buffer
-// and are dropped past it; lines other nodes published during the outage
-// never reach this node. Local delivery never depends on NATS.
-//
-// Memory stays bounded on both sides: the publish queue has a fixed
-// length, NATS holds at most PendingBytes for this node, and local delivery
-// refuses injected batches while its event loops are far behind.
-//
-// Concurrency rule: Offer runs on event loops and only copies the batch
-// into a bounded channel (never blocks; a full channel drops and counts).
-// One publisher goroutine owns publishing; nats.go's subscription goroutine
-// owns receiving and injects batches in arrival order. Counters are atomic.
 package cluster
 
 import (
@@ -70,6 +45,8 @@ type Stats struct {
 	Published      uint64 // lines published
 	PublishDropped uint64 // lines not published: queue full, or NATS refused them
 	Received       uint64 // lines received from other nodes and delivered locally
+	Missed         uint64 // lines other nodes published that never arrived here (an outage, a NATS drop); counted when the origin's next message arrives
+	Duplicates     uint64 // lines that arrived twice and were dropped the second time
 	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
 	InjectDropped  uint64 // lines received but refused: local delivery too far behind
 	Malformed      uint64 // messages that did not hold whole frames
@@ -83,7 +60,7 @@ type Bridge struct {
 	nc     *nats.Conn
 	sub    *nats.Subscription
 	ctl    *nats.Subscription
-	header nats.Header // origin header, shared read-only by every message
+	node   string // this node's number, as the origin header says it
 	inject func(buf []byte, lines int) bool
 	queue  chan outMsg
 	wg     sync.WaitGroup
@@ -92,7 +69,10 @@ type Bridge struct {
 	queueMu sync.RWMutex // guards closing against Offer's send; never held across a blocking call
 	closing bool         // guarded by queueMu: queue is closed, Offer drops
 
-	published, publishDropped, received, injectDropped, malformed, outages atomic.Uint64
+	out     outSeq  // owned by the publisher goroutine
+	origins origins // owned by the subscription goroutine
+
+	published, publishDropped, received, missed, duplicates, injectDropped, malformed, outages atomic.Uint64
 }
 
 type outMsg struct {
@@ -121,15 +101,18 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 	}
 	node := strconv.FormatInt(cfg.Node, 10)
 	b := &Bridge{
-		cfg:    cfg,
-		log:    log.With("component", "cluster"),
-		header: nats.Header{originHeader: []string{node}},
-		inject: inject,
-		queue:  make(chan outMsg, cfg.PublishQueue),
+		cfg:     cfg,
+		log:     log.With("component", "cluster"),
+		node:    node,
+		inject:  inject,
+		queue:   make(chan outMsg, cfg.PublishQueue),
+		out:     outSeq{incarnation: strconv.FormatInt(time.Now().UnixNano(), 36)},
+		origins: origins{},
 	}
 	opts := []nats.Option{
 		nats.Name("fanout node " + node),
 		nats.NoEcho(),
+		nats.DontRandomize(), // the URLs' order is the operator's preference
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -179,14 +162,24 @@ func (b *Bridge) controlSubject() string {
 	return b.cfg.Subject + ".node." + strconv.FormatInt(b.cfg.Node, 10)
 }
 
-// checkNode asks whether a live node answers for our number.
+// checkNode asks whether a node holds our number. No subscriber at all
+// (no responders) means the number is free. A subscriber that does not
+// answer is most likely a node that died without closing its connection:
+// NATS keeps its subscription until it notices (at once when the process
+// dies on a live host, whose kernel closes the socket; after the server's
+// ping_interval × ping_max when the host itself vanished), so the number
+// stays taken until then rather than risk two nodes minting the same IDs.
 func (b *Bridge) checkNode() error {
 	reply, err := b.nc.Request(b.controlSubject(), nil, nodeCheckTimeout)
 	switch {
 	case err == nil:
 		return fmt.Errorf("%w: node %d is live (%s); give every node its own --node",
 			ErrNodeInUse, b.cfg.Node, reply.Data)
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, nats.ErrTimeout):
+		return fmt.Errorf("%w: node %d is subscribed but did not answer within %s; if it died, "+
+			"its number is free once NATS drops its connection (NATS ping_interval × ping_max)",
+			ErrNodeInUse, b.cfg.Node, nodeCheckTimeout)
+	case errors.Is(err, nats.ErrNoResponders):
 		return nil
 	default:
 		return fmt.Errorf("cluster: node-number check: %w", err)
@@ -220,12 +213,19 @@ func (b *Bridge) subscribe() error {
 // receive injects one batch from another node. Runs on nats.go's
 // subscription goroutine, one message at a time.
 func (b *Bridge) receive(m *nats.Msg) {
-	if m.Header.Get(originHeader) == b.header.Get(originHeader) {
+	origin := m.Header.Get(originHeader)
+	if origin == b.node {
 		return // our own (NoEcho makes this rare: a second connection of ours)
 	}
 	lines := bytes.Count(m.Data, []byte{'\n'})
 	if lines == 0 || !bytes.HasSuffix(m.Data, []byte("\r\n")) {
 		b.malformed.Add(1)
+		return
+	}
+	v, missed := b.origins.observe(origin, m.Header.Get(seqHeader), lines)
+	b.missed.Add(missed)
+	if v == duplicate {
+		b.duplicates.Add(uint64(lines))
 		return
 	}
 	if !b.inject(m.Data, lines) {
@@ -258,7 +258,8 @@ func (b *Bridge) Offer(buf []byte, lines int) {
 func (b *Bridge) publish() {
 	defer b.wg.Done()
 	for m := range b.queue {
-		err := b.nc.PublishMsg(&nats.Msg{Subject: b.cfg.Subject, Header: b.header, Data: m.data})
+		header := nats.Header{originHeader: []string{b.node}, seqHeader: []string{b.out.stamp(m.lines)}}
+		err := b.nc.PublishMsg(&nats.Msg{Subject: b.cfg.Subject, Header: header, Data: m.data})
 		if err != nil {
 			b.publishDropped.Add(uint64(m.lines))
 			continue
@@ -278,6 +279,8 @@ func (b *Bridge) Stats() Stats {
 		Published:      b.published.Load(),
 		PublishDropped: b.publishDropped.Load(),
 		Received:       b.received.Load(),
+		Missed:         b.missed.Load(),
+		Duplicates:     b.duplicates.Load(),
 		ReceiveDropped: uint64(max(dropped, 0)),
 		InjectDropped:  b.injectDropped.Load(),
 		Malformed:      b.malformed.Load(),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -21,7 +22,12 @@ import (
 	"github.com/fanout/fanout/server"
 )
 
-func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childNodeEnv); spec != "" {
+		os.Exit(runChildNode(spec)) // a node process for TestKilledNodeNumberReused
+	}
+	testutil.VerifyTestMain(m)
+}
 
 var waitFor = testutil.WaitFor
 
@@ -54,8 +60,19 @@ type node struct {
 
 func startNode(t *testing.T, natsURL string, id int64) *node {
 	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Node: id, ClusterURLs: natsURL,
-		ClusterReconnectWait: 50 * time.Millisecond}, logger())
+	return startNodeWith(t, server.Config{Node: id, ClusterURLs: natsURL})
+}
+
+// startNodeWith starts a node on a free loopback port with cfg, retrying
+// reconnects to NATS every 50 ms unless cfg says otherwise.
+func startNodeWith(t *testing.T, cfg server.Config) *node {
+	t.Helper()
+	id := cfg.Node
+	cfg.Addr = "127.0.0.1:0"
+	if cfg.ClusterReconnectWait == 0 {
+		cfg.ClusterReconnectWait = 50 * time.Millisecond
+	}
+	s, err := server.New(cfg, logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +102,12 @@ type client struct {
 
 func dial(t *testing.T, n *node) *client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", n.Addr().String(), 5*time.Second)
+	return dialAddr(t, n.Addr().String())
+}
+
+func dialAddr(t *testing.T, addr string) *client {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +167,14 @@ func TestDomainDeliversEverywhere(t *testing.T) {
 		return true
 	})
 
+	exchange(t, clients, lines)
+}
+
+// exchange has every client send lines lines (in writes of five) while
+// every client reads, and checks that each got every other client's lines
+// exactly once, in order, and none of its own.
+func exchange(t *testing.T, clients []*client, lines int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(clients)*2)
 	for i, c := range clients {
@@ -216,7 +246,8 @@ func TestDuplicateNodeNumberRefused(t *testing.T) {
 func TestOutageAndRecovery(t *testing.T) {
 	ns := startNATS(t, -1)
 	port := ns.Addr().(*net.TCPAddr).Port
-	n1, n2 := startNode(t, ns.ClientURL(), 1), startNode(t, ns.ClientURL(), 2)
+	n1 := startNodeWith(t, server.Config{Node: 1, ClusterURLs: ns.ClientURL(), MetricsAddr: "127.0.0.1:0"})
+	n2 := startNode(t, ns.ClientURL(), 2)
 	a, b, c := dial(t, n1), dial(t, n1), dial(t, n2)
 	waitFor(t, "the clients to join", func() bool { return n1.Connections() == 2 && n2.Connections() == 1 })
 	a.send("before\n")
@@ -229,6 +260,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	waitFor(t, "nodes to notice the outage", func() bool { return !n1.Ready() && !n2.Ready() })
+	if code := readyz(t, n1); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with no NATS connection: %d, want 503", code)
+	}
 	a.send("during\n")
 	if got := b.mustRead(); got != "during" {
 		t.Fatalf("local delivery during the outage: got %q", got)
@@ -236,6 +270,9 @@ func TestOutageAndRecovery(t *testing.T) {
 
 	startNATS(t, port)
 	waitFor(t, "nodes to reconnect", func() bool { return n1.Ready() && n2.Ready() })
+	if code := readyz(t, n1); code != http.StatusOK {
+		t.Fatalf("/readyz after NATS returned: %d, want 200", code)
+	}
 	// Lines cross again once each node's subscription reaches the new
 	// server: probe both ways until one crosses (b, local to a, gets a's
 	// probes at once).

@@ -48,6 +48,8 @@ type ClusterSnapshot struct {
 	Published      uint64 // lines published to other nodes
 	PublishDropped uint64 // lines that could not be published
 	Received       uint64 // lines received from other nodes
+	Missed         uint64 // lines other nodes published that never arrived
+	Duplicates     uint64 // lines that arrived twice, dropped the second time
 	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
 	InjectDropped  uint64 // lines received but refused: local delivery too far behind
 	Malformed      uint64 // messages that held no whole frames
@@ -121,6 +123,8 @@ var (
 	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
 	descClusterPubDrop   = prometheus.NewDesc("fanout_cluster_publish_dropped_lines_total", "Lines not published (queue full or NATS down past its buffer).", nil, nil)
 	descClusterRecv      = prometheus.NewDesc("fanout_cluster_received_lines_total", "Lines received from other nodes.", nil, nil)
+	descClusterMissed    = prometheus.NewDesc("fanout_cluster_missed_lines_total", "Lines other nodes published that never arrived here (seen as a gap in their sequence: an outage, a NATS drop).", nil, nil)
+	descClusterDups      = prometheus.NewDesc("fanout_cluster_duplicate_lines_total", "Lines from other nodes that arrived a second time and were dropped.", nil, nil)
 	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
 	descClusterInjDrop   = prometheus.NewDesc("fanout_cluster_inject_dropped_lines_total", "Lines received from other nodes but refused because local delivery was too far behind.", nil, nil)
 	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject that held no whole frames.", nil, nil)
@@ -131,7 +135,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
 		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost,
-		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterRecvDrop,
+		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
 	}
@@ -183,6 +187,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descClusterPub, c.Published)
 		counter(descClusterPubDrop, c.PublishDropped)
 		counter(descClusterRecv, c.Received)
+		counter(descClusterMissed, c.Missed)
+		counter(descClusterDups, c.Duplicates)
 		counter(descClusterRecvDrop, c.ReceiveDropped)
 		counter(descClusterInjDrop, c.InjectDropped)
 		counter(descClusterMalformed, c.Malformed)

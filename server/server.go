@@ -406,7 +406,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 	if s.peers != nil {
 		cs := s.peers.Stats()
 		snap.Cluster = &metrics.ClusterSnapshot{Connected: cs.Connected, Published: cs.Published,
-			PublishDropped: cs.PublishDropped, Received: cs.Received, ReceiveDropped: cs.ReceiveDropped, InjectDropped: cs.InjectDropped,
+			PublishDropped: cs.PublishDropped, Received: cs.Received, Missed: cs.Missed, Duplicates: cs.Duplicates, ReceiveDropped: cs.ReceiveDropped, InjectDropped: cs.InjectDropped,
 			Malformed: cs.Malformed, Outages: cs.Outages}
 	}
 	reg := s.fan.Registry()
