@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -235,6 +236,45 @@ func TestBenchFindsServerByReadyFile(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), `"lost": 0,`) || !strings.Contains(stdout.String(), `"deliveries_received"`) {
 		t.Fatalf("unexpected result:\n%s\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// TestBenchWorkersAndNATSCluster: one `fanout bench` with two generator
+// worker processes drives three nodes joined by a two-server NATS cluster
+// (all child processes); the merged report counts every line once, per
+// sender in order, and shows every node's and the NATS servers' figures.
+func TestBenchWorkersAndNATSCluster(t *testing.T) {
+	bin := binary(t)
+	cmd := exec.Command(bin, "bench", "--scenario", "room", "--clients", "60", "--senders", "6", "--rate", "120",
+		"--duration", "1s", "--warmup", "0s", "--drain", "10s", "--nodes", "3", "--nats-servers", "2", "--workers", "2", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	startProcess(t, cmd)
+	if err := waitProcess(t, cmd, 90*time.Second); err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var results []struct {
+		Sent      uint64 `json:"lines_sent"`
+		Expected  uint64 `json:"deliveries_expected"`
+		Received  uint64 `json:"deliveries_received"`
+		Lost      uint64 `json:"lost"`
+		Dups      uint64 `json:"duplicates_or_reordered"`
+		Workers   int    `json:"workers"`
+		NATSPeak  uint64 `json:"nats_peak_rss_bytes"`
+		Nodes     []any  `json:"nodes"`
+		Histogram struct {
+			P99 float64 `json:"p99"`
+		} `json:"latency_ms"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 {
+		t.Fatalf("output: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	r := results[0]
+	if r.Sent == 0 || r.Expected != r.Sent*59 || r.Received != r.Expected || r.Lost != 0 || r.Dups != 0 {
+		t.Fatalf("sent %d, expected %d, received %d, lost %d, dups %d\n%s", r.Sent, r.Expected, r.Received, r.Lost, r.Dups, stderr.String())
+	}
+	if r.Workers != 2 || len(r.Nodes) != 3 || r.NATSPeak == 0 || r.Histogram.P99 <= 0 {
+		t.Fatalf("workers %d, nodes %d, NATS peak RSS %d, p99 %g", r.Workers, len(r.Nodes), r.NATSPeak, r.Histogram.P99)
 	}
 }
 

@@ -27,19 +27,21 @@ type options struct {
 	runs       int
 	jsonOut    bool
 	serverArgs string
-	nodes      int
+	cluster    string
+	workers    int
 	report     string
 	assets     string
 	serverCPUs string
 	clientCPUs string
 }
 
-// newFlagSet defines the bench flags on o and w; w's values are the
-// workload flags' defaults.
-func newFlagSet(o *options, w *Workload) *flag.FlagSet {
+// newFlagSet defines the bench flags on o and sc; sc's values are the
+// workload and node flags' defaults.
+func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
+	w := &sc.Workload
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: room, saturate, bigroom, idle, burst, stalled, overload, scale (the flags below override it)")
+	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: "+scenarioNames()+" (the flags below override it)")
 	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
 	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
@@ -48,7 +50,10 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON instead of a table")
 	fs.StringVar(&o.report, "report", "", "also write an HTML page with charts (rate over time, latency percentiles) to this file")
 	fs.StringVar(&o.assets, "report-assets", "", "load ECharts from this URL or folder instead of inlining it (default: inlined, the page works offline)")
-	fs.IntVar(&o.nodes, "nodes", 1, "start this many fanout nodes joined through an embedded NATS server, clients spread over them")
+	fs.IntVar(&sc.Nodes, "nodes", max(sc.Nodes, 1), "start this many fanout nodes joined through NATS, clients spread over them")
+	fs.IntVar(&sc.NATSServers, "nats-servers", max(sc.NATSServers, 1), "NATS servers to start for the nodes, joined as one NATS cluster by routes (each a child process)")
+	fs.StringVar(&o.cluster, "cluster", "", "join the nodes through this existing NATS instead: nats://host:4222[,nats://…]")
+	fs.IntVar(&o.workers, "workers", 0, fmt.Sprintf("load generator processes (0 = as many as the clients need, at most %d clients each)", maxClientsPerWorker))
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
 	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax)")
@@ -70,12 +75,23 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	return fs
 }
 
-// Main is the `fanout bench` subcommand; it returns the exit code.
+// Main is the `fanout bench` subcommand; it returns the exit code. Run by
+// the harness as one of its children (roleEnv set), it plays that role.
 func Main(args []string, stdout, stderr io.Writer) int {
+	switch role := os.Getenv(roleEnv); role {
+	case "":
+	case "worker":
+		return runWorker(os.Stdin, stdout, stderr)
+	case "nats":
+		return runNATSChild(args, os.Stdin, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "fanout bench: unknown %s %q\n", roleEnv, role)
+		return 2
+	}
 	var o options
 	// First pass: which scenario. Its preset then gives the workload flags
 	// their defaults, and the second pass lays the command line over them.
-	var probe Workload
+	var probe Scenario
 	fs := newFlagSet(&o, &probe)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -92,7 +108,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fanout bench: --scenario: %v\n", err)
 		return 2
 	}
-	if err := newFlagSet(&o, &sc.Workload).Parse(args); err != nil {
+	if err := newFlagSet(&o, &sc).Parse(args); err != nil {
 		fmt.Fprintf(stderr, "fanout bench: %v\n", err) // cannot happen: the same args parsed above
 		return 2
 	}
@@ -104,8 +120,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
 		return 2
 	}
-	if o.nodes < 1 || (o.nodes > 1 && (o.addrs != "" || o.baseline)) {
-		fmt.Fprintln(stderr, "fanout bench: --nodes must be ≥ 1 and starts fanout nodes itself (no --addr or --baseline)")
+	if sc.Nodes < 1 || sc.NATSServers < 1 || (o.clustered(sc) && (o.addrs != "" || o.baseline || o.compare)) {
+		fmt.Fprintln(stderr, "fanout bench: --nodes and --nats-servers must be ≥ 1; with more than one, or --cluster, "+
+			"it starts fanout nodes itself (no --addr, --baseline or --compare)")
+		return 2
+	}
+	if o.workers < 0 || o.workers > sc.Clients {
+		fmt.Fprintf(stderr, "fanout bench: --workers must be 0..clients (%d), got %d\n", sc.Clients, o.workers)
 		return 2
 	}
 
@@ -208,10 +229,11 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		if err := o.pinServer(t); err != nil {
 			return nil, err
 		}
-		return Run(ctx, t, sc.Workload, progress)
+		return o.drive(ctx, t, sc.Workload, progress)
 	}
-	if kind == "fanout" && o.nodes > 1 {
-		c, err := StartNodes(o.nodes, strings.Fields(o.serverArgs))
+	if kind == "fanout" && o.clustered(sc) {
+		c, err := StartNodes(NodesConfig{Nodes: sc.Nodes, NATSServers: sc.NATSServers, ClusterURLs: o.cluster,
+			ExtraArgs: strings.Fields(o.serverArgs)})
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +271,25 @@ func (o *options) pinAndRun(ctx context.Context, t Target, sc Scenario, progress
 	if err := o.pinServer(t); err != nil {
 		return nil, err
 	}
-	return Run(ctx, t, sc.Workload, progress)
+	return o.drive(ctx, t, sc.Workload, progress)
+}
+
+// drive runs w from this process when its clients fit under the file
+// limit, else (or with --workers) from worker processes.
+func (o *options) drive(ctx context.Context, t Target, w Workload, progress func(time.Duration, uint64)) (*Result, error) {
+	n := o.workers
+	if n == 0 {
+		n = WorkersFor(w)
+	}
+	if n == 0 {
+		return Run(ctx, t, w, progress)
+	}
+	return RunWorkers(ctx, t, w, n, progress)
+}
+
+// clustered says whether the run starts nodes joined through NATS.
+func (o *options) clustered(sc Scenario) bool {
+	return sc.Nodes > 1 || sc.NATSServers > 1 || o.cluster != ""
 }
 
 // progressPrinter returns a live progress line writer when log is a
@@ -306,6 +346,7 @@ func median(rs []*Result) *Result {
 	out.ServerCPUSeconds = pick(func(r *Result) float64 { return r.ServerCPUSeconds })
 	out.ServerCPUMicrosPerDelivery = pick(func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery })
 	out.ServerBytesPerConn = pick(func(r *Result) float64 { return r.ServerBytesPerConn })
+	out.ServerPeakBytesPerConn = pick(func(r *Result) float64 { return r.ServerPeakBytesPerConn })
 	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
 	out.SentPerSec = pick(func(r *Result) float64 { return r.SentPerSec })
 	for _, r := range rs {
@@ -324,7 +365,7 @@ func median(rs []*Result) *Result {
 // changed it, then the figures actually used.
 func describe(sc Scenario) string {
 	var b strings.Builder
-	if preset, _ := ScenarioByName(sc.Name); preset.Workload == sc.Workload {
+	if preset, _ := ScenarioByName(sc.Name); preset == sc {
 		fmt.Fprintf(&b, "scenario %s: %s\n", sc.Name, sc.Note)
 	} else {
 		fmt.Fprintf(&b, "scenario %s, changed by flags:\n", sc.Name)
@@ -333,6 +374,9 @@ func describe(sc Scenario) string {
 		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
+	}
+	if sc.Nodes > 1 || sc.NATSServers > 1 {
+		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s)", sc.Nodes, sc.NATSServers)
 	}
 	return b.String()
 }

@@ -58,6 +58,15 @@ func sampleProcs(pids []int) procSample {
 	return sum
 }
 
+// sampleEach samples each process apart.
+func sampleEach(pids []int) []procSample {
+	out := make([]procSample, len(pids))
+	for i, pid := range pids {
+		out[i] = sampleProc(pid)
+	}
+	return out
+}
+
 func statusKB(status []byte, key string) uint64 {
 	i := bytes.Index(status, []byte(key))
 	if i < 0 {

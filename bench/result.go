@@ -54,6 +54,21 @@ type Result struct {
 	ServerBytesPerConn         float64 `json:"server_bytes_per_conn"`
 	ServerRSSAfterBytes        uint64  `json:"server_rss_after_bytes,omitempty"` // RSS --after the clients left
 	GeneratorCPUSeconds        float64 `json:"generator_cpu_seconds"`
+	Workers                    int     `json:"workers,omitempty"` // generator child processes; 0 = the harness itself
+
+	// With several nodes: peak RSS over all nodes per client, each node's
+	// figures, and the NATS servers the harness started (summed).
+	ServerPeakBytesPerConn float64       `json:"server_peak_rss_per_conn_bytes,omitempty"`
+	Nodes                  []ProcFigures `json:"nodes,omitempty"`
+	NATSPeakRSSBytes       uint64        `json:"nats_peak_rss_bytes,omitempty"`
+	NATSCPUSeconds         float64       `json:"nats_cpu_seconds,omitempty"`
+}
+
+// ProcFigures are one server process's figures: its peak RSS and the CPU
+// it used from the first line sent to the end of the drain.
+type ProcFigures struct {
+	PeakRSSBytes uint64  `json:"peak_rss_bytes"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
 }
 
 // metric is one row of the human table.
@@ -87,9 +102,13 @@ var metrics = []metric{
 	{"server CPU µs/delivery", func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery }, "%.3f", -1},
 	{"server peak RSS MiB", func(r *Result) float64 { return float64(r.ServerPeakRSSBytes) / (1 << 20) }, "%.1f", -1},
 	{"server bytes/conn", func(r *Result) float64 { return r.ServerBytesPerConn }, "%.0f", -1},
+	{"server peak RSS/conn B", func(r *Result) float64 { return r.ServerPeakBytesPerConn }, "%.0f", -1},
+	{"NATS peak RSS MiB", func(r *Result) float64 { return float64(r.NATSPeakRSSBytes) / (1 << 20) }, "%.1f", -1},
+	{"NATS CPU s", func(r *Result) float64 { return r.NATSCPUSeconds }, "%.2f", -1},
 	{"server RSS before MiB", func(r *Result) float64 { return float64(r.ServerRSSIdleBytes) / (1 << 20) }, "%.1f", 0},
 	{"server RSS after MiB", func(r *Result) float64 { return float64(r.ServerRSSAfterBytes) / (1 << 20) }, "%.1f", -1},
 	{"generator CPU s", func(r *Result) float64 { return r.GeneratorCPUSeconds }, "%.2f", 0},
+	{"generator processes", func(r *Result) float64 { return float64(max(r.Workers, 1)) }, "%.0f", 0},
 }
 
 // WriteTable prints results side by side; with exactly two, a ratio column

@@ -20,10 +20,23 @@ import (
 
 // Target is what a run drives.
 type Target struct {
-	Name  string   // shown in reports: "fanout", "baseline", an address
-	Addrs []string // clients are spread over these round-robin
-	PIDs  []int    // server processes for CPU and RSS figures (summed); none = unknown
+	Name     string   // shown in reports: "fanout", "baseline", an address
+	Addrs    []string // clients are spread over these round-robin
+	PIDs     []int    // server processes for CPU and RSS figures (summed); none = unknown
+	NATSPIDs []int    // NATS server processes the harness started, reported apart
 }
+
+// part is the slice of a run's clients one generator process drives:
+// all of them in one process, or one worker's share. Sender s is client s
+// everywhere, so sender identities are unique across workers.
+type part struct {
+	Lo, Hi  int   // clients [Lo, Hi), by index in the whole run
+	Stalled int   // stalled clients of this process
+	Source  int32 // first loopback source address: 127.0.0.(Source+1); 0 lets the kernel choose
+}
+
+// senders returns the range of sender indices whose clients are here.
+func (p part) senders(w Workload) (int, int) { return min(p.Lo, w.Senders), min(p.Hi, w.Senders) }
 
 // latency histogram range: 1 µs .. 100 s, 3 significant digits.
 const (
@@ -39,7 +52,7 @@ const readers = 2
 
 // conn is one client connection of the run.
 type conn struct {
-	idx      int
+	idx      int           // index in the whole run
 	fd       int           // raw blocking socket
 	ackFor   int           // the sender this connection witnesses, or -1
 	tally    *Tally        // owned by the reader goroutine
@@ -54,11 +67,12 @@ type conn struct {
 type run struct {
 	w       Workload
 	target  Target
-	conns   []*conn
+	part    part
+	conns   []*conn         // the part's clients: conns[i] is client part.Lo+i
 	stalled []int           // sockets of the clients that never read
-	sent    []atomic.Uint64 // per sender: lines written
+	sent    []atomic.Uint64 // per sender: lines written (by this process's senders)
 	cut     []atomic.Bool   // per sender: the server closed it (a write failed)
-	acked   []atomic.Uint64 // per sender: lines its witness has received
+	acked   []atomic.Uint64 // per sender: lines its witness (when here) has received
 	winFrom int64           // measured window, Unix nanos, fixed before start
 	winTo   int64
 	hists   [histShards]struct {
@@ -68,8 +82,9 @@ type run struct {
 	progress func(elapsed time.Duration, delivered uint64)
 }
 
-// Run drives target with w and returns the measurements. progress, when
-// not nil, is called about once a second while the run sends.
+// Run drives target with w from this process and returns the
+// measurements. progress, when not nil, is called about once a second
+// while the run sends. RunWorkers spreads a run over child processes.
 func Run(ctx context.Context, target Target, w Workload, progress func(time.Duration, uint64)) (*Result, error) {
 	w = w.withDefaults()
 	if err := w.Validate(); err != nil {
@@ -78,22 +93,13 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if len(target.Addrs) == 0 {
 		return nil, errors.New("bench: no target address")
 	}
-	limit, err := sysutil.RaiseFileLimit()
+	r, err := newRun(w, target, part{Hi: w.Clients, Stalled: w.Stalled})
 	if err != nil {
-		return nil, fmt.Errorf("bench: file limit: %w", err)
+		return nil, err
 	}
-	if need := uint64(w.Clients + w.Stalled + sysutil.FDReserve); need > limit {
-		return nil, fmt.Errorf("bench: %d clients need %d open files but this process may open only %d (hard limit); "+
-			"run several generator processes or fewer clients", w.Clients, need, limit)
-	}
-	r := &run{w: w, target: target, sent: make([]atomic.Uint64, w.Senders), cut: make([]atomic.Bool, w.Senders),
-		acked: make([]atomic.Uint64, w.Senders), progress: progress}
-	for i := range r.hists {
-		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
-	}
+	r.progress = progress
 	res := &Result{Target: target.Name, Workload: w}
-	before := sampleProcs(target.PIDs)
-	res.ServerRSSIdleBytes = before.rss
+	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
 
 	connectStart := time.Now()
 	if err := r.connect(ctx); err != nil {
@@ -102,9 +108,84 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	}
 	res.ConnectSeconds = time.Since(connectStart).Seconds()
 
-	// Readers start before anyone sends; the window is fixed before too.
-	settle := 300 * time.Millisecond
 	start := time.Now().Add(settle)
+	var srv serverWatch
+	h, err := r.measure(ctx, start, res, func(sent []uint64) ([]uint64, error) { return sent, nil }, &srv)
+	if err != nil {
+		return nil, err
+	}
+	srv.sampleAfter(ctx, w, target, res)
+	finish(res, h, srv)
+	return res, nil
+}
+
+// settle is the pause between the last connect and the first line sent;
+// the readers start and the window is fixed before it.
+const settle = 300 * time.Millisecond
+
+// newRun checks the file limit for p and prepares its state.
+func newRun(w Workload, target Target, p part) (*run, error) {
+	limit, err := sysutil.RaiseFileLimit()
+	if err != nil {
+		return nil, fmt.Errorf("bench: file limit: %w", err)
+	}
+	if need := uint64(p.Hi - p.Lo + p.Stalled + sysutil.FDReserve); need > limit {
+		return nil, fmt.Errorf("bench: %d clients need %d open files but one process may open only %d (hard limit); "+
+			"use --workers to spread them over more generator processes", p.Hi-p.Lo+p.Stalled, need, limit)
+	}
+	r := &run{w: w, target: target, part: p, sent: make([]atomic.Uint64, w.Senders), cut: make([]atomic.Bool, w.Senders),
+		acked: make([]atomic.Uint64, w.Senders)}
+	for i := range r.hists {
+		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
+	}
+	return r, nil
+}
+
+// serverWatch holds the samples of the target's processes around the
+// measured time. Owned by the goroutine that runs the measurement.
+type serverWatch struct {
+	before, after procSample   // nodes, at the first line and after the drain
+	natsBefore    procSample   // NATS servers, at the first line
+	natsAfter     procSample   // NATS servers, after the drain
+	nodesBefore   []procSample // each node at the first line
+	nodesAfter    []procSample // each node after the drain
+}
+
+// startSample samples the target when the first line is sent.
+func (sw *serverWatch) startSample(t Target, res *Result) {
+	sw.before = sampleProcs(t.PIDs)
+	sw.natsBefore = sampleProcs(t.NATSPIDs)
+	sw.nodesBefore = sampleEach(t.PIDs)
+	res.ServerRSSConnectedBytes = sw.before.rss
+}
+
+// endSample samples the target after the drain.
+func (sw *serverWatch) endSample(t Target) {
+	sw.after = sampleProcs(t.PIDs)
+	sw.natsAfter = sampleProcs(t.NATSPIDs)
+	sw.nodesAfter = sampleEach(t.PIDs)
+}
+
+// sampleAfter waits w.After once the clients left and samples the servers' RSS.
+func (sw *serverWatch) sampleAfter(ctx context.Context, w Workload, t Target, res *Result) {
+	if w.After <= 0 || len(t.PIDs) == 0 {
+		return
+	}
+	select {
+	case <-time.After(w.After):
+	case <-ctx.Done():
+	}
+	res.ServerRSSAfterBytes = sampleProcs(t.PIDs).rss
+}
+
+// measure runs the connected clients: readers first, senders from start,
+// then the drain; it fills res with this process's account and returns its
+// latency histogram. totals turns the counts of lines this process's
+// senders wrote into every sender's: the same counts in one process, the
+// parent's sum in a worker. srv, when not nil, samples the target.
+func (r *run) measure(ctx context.Context, start time.Time, res *Result,
+	totals func(sent []uint64) ([]uint64, error), srv *serverWatch) (*hdrhistogram.Histogram, error) {
+	w := r.w
 	r.winFrom = start.Add(w.Warmup).UnixNano()
 	r.winTo = start.Add(w.Warmup + w.Duration).UnixNano()
 	var readerWG sync.WaitGroup
@@ -114,75 +195,106 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 		readerWG.Add(1)
 		go func() { defer readerWG.Done(); readErrs[k] = r.read(k, stopReaders) }()
 	}
+	endReaders := func() error {
+		close(stopReaders)
+		readerWG.Wait()
+		res.StalledCut = r.stalledCut()
+		r.closeAll()
+		if err := errors.Join(readErrs...); err != nil {
+			return fmt.Errorf("bench: reader: %w", err)
+		}
+		return nil
+	}
 	time.Sleep(time.Until(start))
-	res.ServerRSSConnectedBytes = sampleProcs(target.PIDs).rss
+	if srv != nil {
+		srv.startSample(r.target, res)
+	}
 
 	genBefore := selfCPU()
-	srvBefore := sampleProcs(target.PIDs)
 	var senders sync.WaitGroup
 	sendUntil := time.Unix(0, r.winTo)
 	if w.Burst > 0 {
 		sendUntil = sendUntil.Add(w.Drain) // a burst is written whole, however long the server holds it back
 	}
 	sendCtx, cancelSend := context.WithDeadline(ctx, sendUntil)
-	for s := 0; s < w.Senders; s++ {
+	lo, hi := r.part.senders(w)
+	for s := lo; s < hi; s++ {
 		senders.Add(1)
 		go func() { defer senders.Done(); r.send(sendCtx, s, start) }()
 	}
-	go func() { senders.Wait(); cancelSend() }() // a burst (or cut senders) may end early
+	if hi > lo || w.Senders == 0 {
+		// A burst (or cut senders) may end early, and with no sender at all
+		// there is nothing to wait for; a worker with no sender of its own
+		// watches the whole window.
+		go func() { senders.Wait(); cancelSend() }()
+	}
 	res.Timeline = r.watch(sendCtx, start)
 	senders.Wait()
 	cancelSend()
 
-	expected := r.expected()
+	sent, err := totals(r.sentCounts())
+	if err != nil {
+		_ = endReaders()
+		return nil, err
+	}
+	expected := r.expected(sent)
 	drainStart := time.Now()
 	for time.Since(drainStart) < w.Drain && r.received() < expected && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
-	srvAfter := sampleProcs(target.PIDs)
-	genAfter := selfCPU()
-	close(stopReaders)
-	readerWG.Wait()
-	res.StalledCut = r.stalledCut()
-	r.closeAll()
-	if err := errors.Join(readErrs...); err != nil {
-		return nil, fmt.Errorf("bench: reader: %w", err)
+	if srv != nil {
+		srv.endSample(r.target)
 	}
-	if w.After > 0 && len(target.PIDs) > 0 {
-		select {
-		case <-time.After(w.After):
-		case <-ctx.Done():
-		}
-		res.ServerRSSAfterBytes = sampleProcs(target.PIDs).rss
+	res.GeneratorCPUSeconds = (selfCPU() - genBefore).Seconds()
+	if err := endReaders(); err != nil {
+		return nil, err
 	}
+	return r.fill(res, sent, expected), nil
+}
 
-	r.fill(res, expected)
+// finish derives the rates, percentiles and server figures of a run
+// whose counts (summed over workers, if any) res holds.
+func finish(res *Result, h *hdrhistogram.Histogram, srv serverWatch) {
+	w := res.Workload
+	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
+	res.LatencyMs = Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1e6}
 	res.SentPerSec = float64(res.LinesSent) / (w.Warmup + w.Duration).Seconds()
-	window := time.Duration(r.winTo - r.winFrom).Seconds()
-	res.DeliveredPerSec = float64(res.InWindowDeliveries) / window
+	res.DeliveredPerSec = float64(res.InWindowDeliveries) / w.Duration.Seconds()
 	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+shard.MaxFrameOverhead) / 1e6 // payload, id, ':' and CRLF
 	res.AskedDeliveriesPerSec = w.Rate * float64(w.Clients-1)
-	res.GeneratorCPUSeconds = (genAfter - genBefore).Seconds()
-	if len(target.PIDs) > 0 {
-		// CPU from the first line sent to the end of the drain, over every
-		// delivery of that time (warm-up included).
-		res.ServerCPUSeconds = srvAfter.cpu.Seconds() - srvBefore.cpu.Seconds()
-		res.ServerPeakRSSBytes = srvAfter.hwm
-		if res.Received > 0 {
-			res.ServerCPUMicrosPerDelivery = res.ServerCPUSeconds * 1e6 / float64(res.Received)
-		}
-		if w.Clients > 0 && res.ServerRSSConnectedBytes > res.ServerRSSIdleBytes {
-			res.ServerBytesPerConn = float64(res.ServerRSSConnectedBytes-res.ServerRSSIdleBytes) / float64(w.Clients)
+	if srv.after.hwm == 0 && srv.after.cpu == 0 {
+		return // no server processes known
+	}
+	// CPU from the first line sent to the end of the drain, over every
+	// delivery of that time (warm-up included).
+	res.ServerCPUSeconds = srv.after.cpu.Seconds() - srv.before.cpu.Seconds()
+	res.ServerPeakRSSBytes = srv.after.hwm
+	if res.Received > 0 {
+		res.ServerCPUMicrosPerDelivery = res.ServerCPUSeconds * 1e6 / float64(res.Received)
+	}
+	if w.Clients > 0 && res.ServerRSSConnectedBytes > res.ServerRSSIdleBytes {
+		res.ServerBytesPerConn = float64(res.ServerRSSConnectedBytes-res.ServerRSSIdleBytes) / float64(w.Clients)
+	}
+	if w.Clients > 0 {
+		res.ServerPeakBytesPerConn = float64(srv.after.hwm) / float64(w.Clients)
+	}
+	if len(srv.nodesAfter) > 1 {
+		for i, n := range srv.nodesAfter {
+			res.Nodes = append(res.Nodes, ProcFigures{PeakRSSBytes: n.hwm, CPUSeconds: (n.cpu - srv.nodesBefore[i].cpu).Seconds()})
 		}
 	}
-	return res, nil
+	if srv.natsAfter.hwm > 0 {
+		res.NATSPeakRSSBytes = srv.natsAfter.hwm
+		res.NATSCPUSeconds = srv.natsAfter.cpu.Seconds() - srv.natsBefore.cpu.Seconds()
+	}
 }
 
 // connect dials every client, ConnectConcurrency at a time, moving on to
 // the next loopback source address when one runs out of ephemeral ports.
 func (r *run) connect(ctx context.Context) error {
-	r.conns = make([]*conn, r.w.Clients)
+	p := r.part
+	r.conns = make([]*conn, p.Hi-p.Lo)
 	var (
 		next   atomic.Int64
 		source atomic.Int32 // 0: let the kernel choose; k: 127.0.0.(k+1)
@@ -190,13 +302,15 @@ func (r *run) connect(ctx context.Context) error {
 		first  error
 		wg     sync.WaitGroup
 	)
-	for range min(r.w.ConnectConcurrency, r.w.Clients) {
+	source.Store(p.Source)
+	next.Store(int64(p.Lo))
+	for range min(r.w.ConnectConcurrency, p.Hi-p.Lo) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= r.w.Clients || ctx.Err() != nil {
+				if i >= p.Hi || ctx.Err() != nil {
 					return
 				}
 				fd, err := r.dial(ctx, i, &source)
@@ -206,10 +320,10 @@ func (r *run) connect(ctx context.Context) error {
 						first = fmt.Errorf("bench: connect client %d of %d: %w", i+1, r.w.Clients, err)
 					}
 					mu.Unlock()
-					next.Store(int64(r.w.Clients)) // stop the others
+					next.Store(int64(p.Hi)) // stop the others
 					return
 				}
-				r.conns[i] = &conn{idx: i, fd: fd, ackFor: r.ackFor(i), tally: NewTally(r.w.Senders)}
+				r.conns[i-p.Lo] = &conn{idx: i, fd: fd, ackFor: r.ackFor(i), tally: NewTally(r.w.Senders)}
 			}
 		}()
 	}
@@ -220,10 +334,10 @@ func (r *run) connect(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	for i := range r.w.Stalled {
-		fd, err := r.dial(ctx, i, &source)
+	for i := range p.Stalled {
+		fd, err := r.dial(ctx, p.Lo+i, &source) // spread over the targets like the clients
 		if err != nil {
-			return fmt.Errorf("bench: connect stalled client %d of %d: %w", i+1, r.w.Stalled, err)
+			return fmt.Errorf("bench: connect stalled client %d of %d: %w", i+1, p.Stalled, err)
 		}
 		r.stalled = append(r.stalled, fd)
 	}
@@ -408,7 +522,7 @@ func (r *run) flushSamples(idx int, samples []int64) {
 // send is sender s's goroutine: paced at Rate/Senders lines/s, or as fast
 // as its in-flight window allows when Rate is 0.
 func (r *run) send(ctx context.Context, s int, start time.Time) {
-	fd := r.conns[s].fd
+	fd := r.conns[s-r.part.Lo].fd
 	buf := make([]byte, 0, 64<<10)
 	lineLen := r.w.Size + 1
 	var seq uint64
@@ -514,21 +628,36 @@ func (r *run) received() uint64 {
 	return n
 }
 
-// expected is every line sent times the clients that should get it.
-func (r *run) expected() uint64 {
-	var n uint64
+// sentCounts returns how many lines each sender here has written (zero
+// for the senders of other workers).
+func (r *run) sentCounts() []uint64 {
+	sent := make([]uint64, len(r.sent))
 	for s := range r.sent {
-		n += r.sent[s].Load() * uint64(r.w.Clients-1)
+		sent[s] = r.sent[s].Load()
+	}
+	return sent
+}
+
+// expected is how many deliveries this process's clients should get: each
+// line sent, once per client here but its sender.
+func (r *run) expected(sent []uint64) uint64 {
+	var n uint64
+	for s, k := range sent {
+		to := uint64(len(r.conns))
+		if s >= r.part.Lo && s < r.part.Hi {
+			to--
+		}
+		n += k * to
 	}
 	return n
 }
 
-// fill sums the readers' accounts into res. Runs after the readers end.
-func (r *run) fill(res *Result, expected uint64) {
-	sent := make([]uint64, len(r.sent))
-	for s := range r.sent {
-		sent[s] = r.sent[s].Load()
-		res.LinesSent += sent[s]
+// fill sums the readers' accounts into res, given every sender's count of
+// lines sent, and returns the merged latency histogram. Runs after the
+// readers end.
+func (r *run) fill(res *Result, sent []uint64, expected uint64) *hdrhistogram.Histogram {
+	for _, k := range sent {
+		res.LinesSent += k
 	}
 	res.DeliveriesExpected = expected
 	for _, c := range r.conns {
@@ -551,8 +680,9 @@ func (r *run) fill(res *Result, expected uint64) {
 			res.ReadErrors++
 		}
 	}
-	for s := range r.cut {
-		if r.cut[s].Load() || r.conns[s].done {
+	lo, hi := r.part.senders(r.w)
+	for s := lo; s < hi; s++ {
+		if r.cut[s].Load() || r.conns[s-r.part.Lo].done {
 			res.SendersCut++
 		}
 	}
@@ -560,6 +690,5 @@ func (r *run) fill(res *Result, expected uint64) {
 	for i := range r.hists {
 		h.Merge(r.hists[i].h)
 	}
-	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
-	res.LatencyMs = Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1e6}
+	return h
 }

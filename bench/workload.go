@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,10 +24,12 @@ type Workload struct {
 	After              time.Duration // after the clients leave, wait this long and sample the server's RSS
 }
 
-// Scenario is a named preset Workload.
+// Scenario is a named preset: the Workload and the target's shape.
 type Scenario struct {
-	Name string
-	Note string
+	Name        string
+	Note        string
+	Nodes       int // fanout nodes the harness starts (0 = 1)
+	NATSServers int // NATS servers joining them as one cluster (0 = 1)
 	Workload
 }
 
@@ -46,18 +49,31 @@ var Scenarios = []Scenario{
 		Clients: 10, Senders: 5, Stalled: 1000, Size: 64, Duration: 20 * time.Second}},
 	{Name: "overload", Note: "20 unpaced senders to 500 readers (--blast: with no window)", Workload: Workload{
 		Clients: 520, Senders: 20, Size: 64, Duration: 20 * time.Second}},
-	{Name: "scale", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
+	{Name: "fill", Note: "as many connections as one server holds under the file limit, each receiving a trickle", Workload: Workload{
 		Clients: 19000, Senders: 1, Rate: 10, Size: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second}},
+	{Name: "scale", Note: "100 000 clients over 6 nodes and a 3-server NATS cluster, 1 line/s in total: 100 000 deliveries/s",
+		Nodes: 6, NATSServers: 3, Workload: Workload{
+			Clients: 100000, Senders: 10, Rate: 1, Size: 64, Duration: 20 * time.Second, Warmup: 2 * time.Second}},
+}
+
+// scenarioNames lists the presets for help and errors.
+func scenarioNames() string {
+	names := make([]string, len(Scenarios))
+	for i, s := range Scenarios {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // ScenarioByName returns the named preset.
 func ScenarioByName(name string) (Scenario, error) {
 	for _, s := range Scenarios {
 		if s.Name == name {
+			s.Nodes, s.NATSServers = max(s.Nodes, 1), max(s.NATSServers, 1)
 			return s, nil
 		}
 	}
-	return Scenario{}, fmt.Errorf("unknown scenario %q (have room, saturate, bigroom, idle, burst, stalled, overload, scale)", name)
+	return Scenario{}, fmt.Errorf("unknown scenario %q (have %s)", name, scenarioNames())
 }
 
 // withDefaults fills unset tuning fields.
