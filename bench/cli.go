@@ -347,6 +347,7 @@ func median(rs []*Result) *Result {
 	out.ServerCPUMicrosPerDelivery = pick(func(r *Result) float64 { return r.ServerCPUMicrosPerDelivery })
 	out.ServerBytesPerConn = pick(func(r *Result) float64 { return r.ServerBytesPerConn })
 	out.ServerPeakBytesPerConn = pick(func(r *Result) float64 { return r.ServerPeakBytesPerConn })
+	out.NATSCPUSeconds = pick(func(r *Result) float64 { return r.NATSCPUSeconds })
 	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
 	out.SentPerSec = pick(func(r *Result) float64 { return r.SentPerSec })
 	for _, r := range rs {
@@ -357,6 +358,7 @@ func median(rs []*Result) *Result {
 		out.Lost = max(out.Lost, r.Lost)
 		out.Duplicates = max(out.Duplicates, r.Duplicates)
 		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)
+		out.NATSPeakRSSBytes = max(out.NATSPeakRSSBytes, r.NATSPeakRSSBytes)
 	}
 	return &out
 }

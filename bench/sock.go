@@ -64,6 +64,11 @@ func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int,
 		return -1, os.NewSyscallError(op, err)
 	}
 	if src > 0 && family == unix.AF_INET {
+		// Take the port at connect, which may reuse one for another
+		// destination, not at bind, whose search slows as ports fill.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+			return fail("setsockopt IP_BIND_ADDRESS_NO_PORT", err)
+		}
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(src + 1)}}); err != nil {
 			return fail("bind", err)
 		}
