@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -390,4 +392,161 @@ func TestKilledNodeNumberReused(t *testing.T) {
 	a.send("again 0\n")
 	fresh.until("again")
 	c.until("again")
+}
+
+// freezer is a TCP proxy to one address whose traffic can be stopped dead,
+// sockets left open: what a peer sees when a host vanishes without a FIN.
+type freezer struct {
+	ln     net.Listener
+	frozen chan struct{} // closed by freeze
+	once   sync.Once
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startFreezer(t *testing.T, to string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln, frozen: make(chan struct{})}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", to)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, in, out)
+			f.mu.Unlock()
+			f.wg.Add(2)
+			go f.pipe(in, out)
+			go f.pipe(out, in)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		f.mu.Lock()
+		for _, c := range f.conns {
+			_ = c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+// pipe copies until frozen, then reads no more (the bytes wait in the
+// kernel, unacknowledged by anyone) until the sockets close.
+func (f *freezer) pipe(from, to net.Conn) {
+	defer f.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		select {
+		case <-f.frozen:
+			return
+		default:
+		}
+		if err != nil {
+			return
+		}
+		if _, err := to.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() { f.once.Do(func() { close(f.frozen) }) }
+
+func (f *freezer) url() string { return "nats://" + f.ln.Addr().String() }
+
+// TestVanishedNodeNumberFreedByPings: a node whose host vanishes (its
+// connection goes silent, no FIN) keeps its number until the NATS server
+// gives up on it after ping_interval × ping_max; the test sets them to
+// 100 ms × 2 and logs how long taking the number over took.
+func TestVanishedNodeNumberFreedByPings(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		PingInterval: 100 * time.Millisecond, MaxPingsOut: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	proxy := startFreezer(t, ns.Addr().String())
+	startNode(t, proxy.url(), 2)
+	n1 := startNode(t, ns.ClientURL(), 1)
+	waitFor(t, "both nodes on NATS", func() bool { return ns.NumClients() == 2 })
+
+	silent := connID(t, ns, "fanout node 2")
+	proxy.freeze()
+	frozen := time.Now()
+	dropped := make(chan time.Duration, 1)
+	go func() { // when the server gives up on the silent connection
+		for hasConn(ns, silent) && time.Since(frozen) < 15*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		dropped <- time.Since(frozen)
+	}()
+	refused := 0
+	var again *node
+	waitFor(t, "a new node 2 to start", func() bool {
+		s, err := server.New(server.Config{Addr: "127.0.0.1:0", Node: 2, ClusterURLs: ns.ClientURL()}, logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			if !errors.Is(err, cluster.ErrNodeInUse) {
+				t.Fatalf("new node 2: %v", err)
+			}
+			refused++
+			return false
+		}
+		again = &node{Server: s}
+		t.Cleanup(func() { again.stop(t) })
+		return true
+	})
+	t.Logf("node 2 went silent; NATS dropped it %s later; a new node 2 started %s later, after %d refusal(s) (each waits the check's 1 s)",
+		(<-dropped).Round(time.Millisecond), time.Since(frozen).Round(time.Millisecond), refused)
+	a, b := dial(t, n1), dial(t, again)
+	waitFor(t, "the clients to join", func() bool { return n1.Connections() == 1 && again.Connections() == 1 })
+	waitFor(t, "both nodes' subscriptions", func() bool { return ns.GlobalAccount().Interest(cluster.DefaultSubject) == 2 })
+	a.send("hello\n")
+	if got := b.mustRead(); got != "hello" {
+		t.Fatalf("new node 2's client got %q", got)
+	}
+}
+
+// connID returns the ID of the NATS server's client connection named name.
+func connID(t *testing.T, ns *natsserver.Server, name string) uint64 {
+	t.Helper()
+	cz, err := ns.Connz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cz.Conns {
+		if c.Name == name {
+			return c.Cid
+		}
+	}
+	t.Fatalf("no NATS connection named %q", name)
+	return 0
+}
+
+// hasConn says whether the NATS server still holds connection cid.
+func hasConn(ns *natsserver.Server, cid uint64) bool {
+	cz, err := ns.Connz(&natsserver.ConnzOptions{CID: cid})
+	return err == nil && len(cz.Conns) > 0
 }
