@@ -24,4 +24,15 @@
 // only after every reader and sender has stopped, so no descriptor number
 // is reused under them. Memory: one read buffer per reader goroutine, one
 // write buffer per sender, a tally per connection (8 bytes per sender).
+//
+// Processes: the harness starts what it measures as child processes, so
+// /proc gives each its own CPU and memory: the fanout nodes (`serve`), and
+// with several nodes the NATS servers (this binary in the "nats" role,
+// natsproc.go). A run whose clients do not fit under one process's file
+// limit runs in "worker" children (worker.go), each driving a contiguous
+// range of clients; the parent alone talks to them, over their stdin and
+// stdout in JSON lines, from one goroutine, plus one reader goroutine per
+// worker that only relays its lines (bounded: a few messages per second
+// per worker). A child ends when its stdin closes, so none outlives the
+// harness; the parent waits for each and kills one that lingers.
 package bench
