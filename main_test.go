@@ -299,6 +299,10 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "bad env names the variable", args: []string{"serve"}, env: "FANOUT_LOOPS=0", wantMsg: "FANOUT_LOOPS"},
 		{name: "bad log level", args: []string{"serve", "--log-level", "loud"}, wantMsg: "--log-level"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantMsg: "unknown command"},
+		{name: "bench no nodes", args: []string{"bench", "--nodes", "0"}, wantMsg: "--nodes"},
+		{name: "bench nats servers and addr", args: []string{"bench", "--nats-servers", "3", "--addr", "127.0.0.1:1"}, wantMsg: "--addr"},
+		{name: "bench negative workers", args: []string{"bench", "--workers", "-1"}, wantMsg: "--workers"},
+		{name: "bench cluster not a URL", args: []string{"bench", "--cluster", "nats-a:4222"}, wantMsg: "--cluster"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

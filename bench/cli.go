@@ -125,6 +125,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			"it starts fanout nodes itself (no --addr, --baseline or --compare)")
 		return 2
 	}
+	if o.cluster != "" {
+		for _, u := range strings.Split(o.cluster, ",") {
+			if !strings.Contains(u, "://") {
+				fmt.Fprintf(stderr, "fanout bench: --cluster: %q is not a URL like nats://host:4222\n", u)
+				return 2
+			}
+		}
+		sc.NATSServers = 0 // none started: the nodes join --cluster
+	}
 	if o.workers < 0 || o.workers > sc.Clients {
 		fmt.Fprintf(stderr, "fanout bench: --workers must be 0..clients (%d), got %d\n", sc.Clients, o.workers)
 		return 2
@@ -173,7 +182,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := WriteTable(stdout, results); err != nil {
 		return 1
 	}
+	writeNodes(stdout, results)
 	return 0
+}
+
+// writeNodes lists each node's figures under the table, when a run had
+// several (of the first run, when runs were merged into medians).
+func writeNodes(w io.Writer, results []*Result) {
+	for _, r := range results {
+		if len(r.Nodes) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s, each node (peak RSS MiB, CPU s):", r.Target)
+		for i, n := range r.Nodes {
+			fmt.Fprintf(w, " %d: %.1f, %.2f;", i+1, float64(n.PeakRSSBytes)/(1<<20), n.CPUSeconds)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func writeReportFile(path string, sc Scenario, results []*Result, assets string) error {
@@ -377,8 +402,11 @@ func describe(sc Scenario) string {
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
 	}
-	if sc.Nodes > 1 || sc.NATSServers > 1 {
-		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s)", sc.Nodes, sc.NATSServers)
+	switch {
+	case sc.NATSServers == 0:
+		fmt.Fprintf(&b, "\n%d fanout node(s) through an existing NATS (--cluster)", sc.Nodes)
+	case sc.Nodes > 1 || sc.NATSServers > 1:
+		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s) started by the harness", sc.Nodes, sc.NATSServers)
 	}
 	return b.String()
 }
