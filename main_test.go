@@ -278,6 +278,75 @@ func TestBenchWorkersAndNATSCluster(t *testing.T) {
 	}
 }
 
+// children lists the PIDs of pid's child processes whose command line
+// ends in "bench" (the harness's generator workers), from /proc.
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		// The parent PID is the second field after the ")" that closes the name.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) && strings.HasSuffix(string(bytes.TrimRight(cmdline, "\x00")), "bench") {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// TestBenchStopsItsWorkers: the harness's worker processes end with it
+// when it is interrupted, and when one of them dies the harness stops the
+// run and says which.
+func TestBenchStopsItsWorkers(t *testing.T) {
+	bin := binary(t)
+	cases := []struct {
+		name    string
+		stop    func(harness *os.Process, workers []int) error
+		wantMsg string
+	}{
+		{name: "interrupted", wantMsg: "context canceled",
+			stop: func(h *os.Process, _ []int) error { return h.Signal(syscall.SIGINT) }},
+		{name: "a worker dies", wantMsg: "worker",
+			stop: func(_ *os.Process, workers []int) error { return syscall.Kill(workers[0], syscall.SIGKILL) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "bench", "--scenario", "room", "--clients", "40", "--senders", "2", "--rate", "20",
+				"--duration", "60s", "--warmup", "0s", "--workers", "2")
+			var stderr testutil.Buffer
+			cmd.Stderr = &stderr
+			startProcess(t, cmd)
+			var workers []int
+			testutil.WaitFor(t, "two workers", func() bool {
+				workers = children(cmd.Process.Pid)
+				return len(workers) == 2
+			})
+			if err := tc.stop(cmd.Process, workers); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitProcess(t, cmd, 30*time.Second); err == nil {
+				t.Fatalf("harness exited 0 after being stopped: %s", stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.wantMsg) {
+				t.Errorf("stderr does not say %q: %s", tc.wantMsg, stderr.String())
+			}
+			for _, w := range workers {
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", w)); err == nil {
+					t.Errorf("worker %d outlived the harness", w)
+				}
+			}
+		})
+	}
+}
+
 func TestBadFlagsExit2(t *testing.T) {
 	cases := []struct {
 		name    string
