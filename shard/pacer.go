@@ -24,11 +24,16 @@ const (
 	PacerPeriod = 100 * time.Millisecond
 	// Below busyIdle the CPUs are saturated: writing less often frees them
 	// for reading input (and, on shared cores, for the clients). Above
-	// spareIdle they have room to write more often, for less delay.
-	busyIdle, spareIdle = 0.10, 0.25
-	// The duty falls fast under saturation (the delay of a saturated CPU
-	// grows without bound) and rises more gently.
-	dutyDown, dutyUp = 0.6, 1.3
+	// spareIdle they have room to write more often, for less delay. The
+	// band between is wide because a shared machine's idle time jumps by
+	// tens of percent from one period to the next.
+	busyIdle, spareIdle = 0.10, 0.30
+	// The duty falls faster under saturation (the delay of a saturated CPU
+	// grows without bound) than it rises; both steps are small, so that
+	// one noisy period moves the window by a quarter at most.
+	dutyDown, dutyUp = 0.75, 1.15
+	// idleWeight is the weight of the newest period in the idle average.
+	idleWeight = 0.5
 	// costWeight is the weight of the newest round in a hub's cost average.
 	costWeight = 0.25
 )
@@ -57,13 +62,14 @@ type pacer struct {
 	meter  IdleMeter     // nil: the duty stays DefaultDuty
 	period int64         // nanoseconds between revisions
 
-	mu   sync.Mutex    // held while revising; guards meter
+	mu   sync.Mutex    // held while revising; guards meter and idle
+	idle float64       // the CPUs' idle fraction, averaged over recent periods; -1 before the first
 	next atomic.Int64  // unix nanoseconds of the next revision
 	duty atomic.Uint64 // float64 bits
 }
 
 func newPacer(limit time.Duration, meter IdleMeter) *pacer {
-	p := &pacer{limit: limit, meter: meter, period: int64(PacerPeriod)}
+	p := &pacer{limit: limit, meter: meter, period: int64(PacerPeriod), idle: -1}
 	p.duty.Store(math.Float64bits(DefaultDuty))
 	return p
 }
@@ -112,6 +118,10 @@ func (p *pacer) revise(now int64) {
 	if !ok {
 		return
 	}
+	if p.idle >= 0 {
+		idle = p.idle + idleWeight*(idle-p.idle)
+	}
+	p.idle = idle
 	duty := p.Duty()
 	switch {
 	case idle < busyIdle:
@@ -129,3 +139,4 @@ func averageCost(avg, cost time.Duration) time.Duration {
 	}
 	return avg + time.Duration(costWeight*float64(cost-avg))
 }
+
