@@ -139,4 +139,3 @@ func averageCost(avg, cost time.Duration) time.Duration {
 	}
 	return avg + time.Duration(costWeight*float64(cost-avg))
 }
-
