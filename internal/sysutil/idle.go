@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,13 +17,19 @@ import (
 // was last asked, from the kernel's per-CPU times in /proc/stat. It is what
 // the server's delivery pacing watches to tell whether writing more often
 // would starve something else: its own loops, or another process sharing
-// the cores. Not safe for concurrent use: one caller at a time.
+// the cores. A CPU quota is seen too: when the process's cgroup was
+// throttled (cpu.stat's nr_throttled grew), the CPUs count as saturated
+// whatever /proc/stat says, since a container's quota runs out long before
+// the host's CPUs do. Not safe for concurrent use: one caller at a time.
 type IdleMeter struct {
 	path     string
 	affinity func(*unix.CPUSet) error // the CPUs the process may run on now
 	cpus     unix.CPUSet              // the CPUs counted in idle and total
 	idle     uint64                   // idle+iowait ticks of those CPUs at the last reading
 	total    uint64                   // all ticks of those CPUs at the last reading
+
+	throttleFile string // the process's cgroup cpu.stat; "" when none counts throttling
+	throttled    uint64 // its nr_throttled at the last reading
 }
 
 // NewIdleMeter returns a meter over the CPUs the calling thread may run
@@ -37,7 +46,8 @@ func NewIdleMeter() (*IdleMeter, error) {
 }
 
 func newIdleMeter(path string, affinity func(*unix.CPUSet) error) (*IdleMeter, error) {
-	m := &IdleMeter{path: path, affinity: affinity}
+	m := &IdleMeter{path: path, affinity: affinity, throttleFile: cgroupCPUStat()}
+	m.throttled, _ = readThrottled(m.throttleFile)
 	if err := affinity(&m.cpus); err != nil {
 		return nil, err
 	}
@@ -71,7 +81,58 @@ func (m *IdleMeter) Idle() (float64, bool) {
 	}
 	frac := float64(idle-m.idle) / float64(total-m.total)
 	m.idle, m.total = idle, total
+	if n, ok := readThrottled(m.throttleFile); ok && n != m.throttled {
+		m.throttled = n
+		return 0, true // the quota ran out: saturated, however idle the host
+	}
 	return min(max(frac, 0), 1), true
+}
+
+// cgroupCPUStat finds the cpu.stat of the process's cgroup (v2, or v1's
+// cpu controller), "" when there is none.
+func cgroupCPUStat() string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	var candidates []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "": // v2
+			candidates = append(candidates, filepath.Join("/sys/fs/cgroup", parts[2], "cpu.stat"))
+		case slices.Contains(strings.Split(parts[1], ","), "cpu"): // v1
+			candidates = append(candidates, filepath.Join("/sys/fs/cgroup", parts[1], parts[2], "cpu.stat"),
+				filepath.Join("/sys/fs/cgroup/cpu", parts[2], "cpu.stat"))
+		}
+	}
+	for _, c := range candidates {
+		if _, ok := readThrottled(c); ok {
+			return c
+		}
+	}
+	return ""
+}
+
+// readThrottled returns the nr_throttled count of a cgroup cpu.stat file.
+func readThrottled(path string) (uint64, bool) {
+	if path == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "nr_throttled "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // read sums idle and total ticks over the counted CPUs. A line reads

@@ -69,9 +69,39 @@ func TestIdleMeterOnThisMachine(t *testing.T) {
 	if err != nil {
 		t.Skipf("no /proc/stat here: %v", err)
 	}
+	t.Logf("cgroup cpu.stat: %q", m.throttleFile)
 	for range 3 {
 		if idle, ok := m.Idle(); ok && (idle < 0 || idle > 1) {
 			t.Fatalf("Idle() = %v, outside 0..1", idle)
 		}
+	}
+}
+
+func TestIdleMeterSeesAQuotaRunOut(t *testing.T) {
+	dir := t.TempDir()
+	path, cgroup := filepath.Join(dir, "stat"), filepath.Join(dir, "cpu.stat")
+	writeStat(t, path, "0 0 0 100 0 0 0 0 0 0", "0 0 0 100 0 0 0 0 0 0")
+	writeThrottled := func(n string) {
+		if err := os.WriteFile(cgroup, []byte("nr_periods 9\nnr_throttled "+n+"\nthrottled_time 1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeThrottled("3")
+	m, err := newIdleMeter(path, cpusAre(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.throttleFile = cgroup
+	m.throttled, _ = readThrottled(cgroup)
+	// The host's CPUs were idle, but the cgroup was throttled meanwhile.
+	writeStat(t, path, "0 0 0 200 0 0 0 0 0 0", "0 0 0 200 0 0 0 0 0 0")
+	writeThrottled("5")
+	if idle, ok := m.Idle(); !ok || idle != 0 {
+		t.Fatalf("Idle() = %v, %v after the quota ran out; want 0 (saturated)", idle, ok)
+	}
+	// Not throttled since: the host's idle time counts again.
+	writeStat(t, path, "0 0 0 300 0 0 0 0 0 0", "0 0 0 300 0 0 0 0 0 0")
+	if idle, ok := m.Idle(); !ok || idle != 1 {
+		t.Fatalf("Idle() = %v, %v; want 1", idle, ok)
 	}
 }
