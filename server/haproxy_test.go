@@ -193,41 +193,54 @@ backend fanout
 
 // startHAProxy runs haproxy in the foreground on a free port of 127.0.0.1
 // in front of backend, waits until it accepts, and stops it when the test
-// ends. It returns the TLS frontend's address.
+// ends. It returns the TLS frontend's address. Another process may take
+// the free port before haproxy binds it: then it tries another, 3 times.
 func startHAProxy(t *testing.T, haproxy, dir, certFile, backend string) string {
 	t.Helper()
-	frontend := freePort(t)
-	cfgFile := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(haproxyConfig, frontend, certFile, backend)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(haproxy, "-db", "-f", cfgFile) // -db: foreground, logs to stderr
-	out := &testutil.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start haproxy: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // the process this test started, by its PID
-		<-exited
-	})
-	waitFor(t, "haproxy to listen on "+frontend, func() bool {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("haproxy exited: %v\n%s", err, out.String())
-		default:
+	for attempt := 1; ; attempt++ {
+		frontend := freePort(t)
+		cfgFile := filepath.Join(dir, "haproxy.cfg")
+		if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(haproxyConfig, frontend, certFile, backend)), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		c, err := net.DialTimeout("tcp", frontend, time.Second)
-		if err != nil {
-			return false
+		cmd := exec.Command(haproxy, "-db", "-f", cfgFile) // -db: foreground, logs to stderr
+		out := &testutil.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start haproxy: %v", err)
 		}
-		_ = c.Close()
-		return true
-	})
-	return frontend
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill() // the process this test started, by its PID
+			<-exited
+		})
+		var (
+			exitErr error
+			gone    bool // haproxy exited instead of listening
+		)
+		waitFor(t, "haproxy to listen on "+frontend, func() bool {
+			select {
+			case exitErr = <-exited:
+				exited <- exitErr // for the cleanup
+				gone = true
+				return true
+			default:
+			}
+			c, err := net.DialTimeout("tcp", frontend, time.Second)
+			if err != nil {
+				return false
+			}
+			_ = c.Close()
+			return true
+		})
+		if !gone {
+			return frontend
+		}
+		if attempt == 3 || !strings.Contains(out.String(), "cannot bind") {
+			t.Fatalf("haproxy exited: %v\n%s", exitErr, out.String())
+		}
+	}
 }
 
 // freePort returns a 127.0.0.1 address with a port free right now.

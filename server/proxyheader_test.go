@@ -187,3 +187,19 @@ func FuzzParseProxyHeader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseProxyHeader: the once-per-connection cost of a header,
+// followed by a line in the same read as proxies' first packets often are.
+func BenchmarkParseProxyHeader(b *testing.B) {
+	for _, v := range []byte{1, 2} {
+		in := append(proxyHeader(b, v, "203.0.113.7:4242", "10.0.0.1:8888"), "hello\n"...)
+		b.Run("v"+string('0'+v), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := parseProxyHeader(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
