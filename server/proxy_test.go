@@ -129,6 +129,7 @@ func TestProxyHeaderRefusals(t *testing.T) {
 			if !strings.Contains(logs.String(), tc.wantLog) || !strings.Contains(logs.String(), "reason=proxy_header") {
 				t.Errorf("logs lack %q with reason=proxy_header:\n%s", tc.wantLog, logs)
 			}
+			waitFor(t, "both direct clients to join", func() bool { return s.Connections() == 2 })
 			a.send("still here\n")
 			if got := b.mustReadLine(); !strings.HasSuffix(got, ":still here") {
 				t.Fatalf("direct client got %q", got)
