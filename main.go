@@ -104,7 +104,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
-	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "cap of the coalescing window: under load, delivery rounds start up to 4x the last round's write time apart, at most this, so each write carries more lines (0 = off)")
+	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
@@ -215,9 +215,6 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
 		return 2
-	}
-	if sf.cfg.Coalesce == 0 {
-		sf.cfg.Coalesce = -1 // the flag's 0 means off; the Config's zero means default
 	}
 	if err := sf.cfg.Validate(); err != nil {
 		var ce *server.ConfigError

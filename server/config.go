@@ -26,7 +26,7 @@ const (
 	DefaultWriteDeadline = shard.DefaultWriteDeadline
 	DefaultMaxHeld       = 8 << 20
 	DefaultDrainTimeout  = 5 * time.Second
-	DefaultCoalesce      = 20 * time.Millisecond
+	DefaultCoalesce      = 250 * time.Millisecond
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
 	// listener may take to send its header.
 	DefaultProxyHeaderTimeout = 5 * time.Second
@@ -113,11 +113,15 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for queued lines to reach
 	// their clients. Default 5s.
 	DrainTimeout time.Duration
-	// Coalesce caps the coalescing window of each event loop: under load,
-	// delivery rounds start at least 4x the last round's write time apart
-	// (so writes carry more lines), never more than Coalesce apart. Cheap
-	// rounds get no window to speak of, and a line after a quiet spell is
-	// never held. Default 20ms; negative turns coalescing off.
+	// Coalesce caps the coalescing window of each event loop. Within it the
+	// window chooses itself: delivery rounds start what they cost to write
+	// divided by a duty apart, and the duty (the share of a loop's time
+	// rounds may take, 0.05..1) falls while the process's CPUs are
+	// saturated and rises while they have room. Cheap rounds get no window
+	// to speak of, and a line after a quiet spell is never held. 0 turns
+	// coalescing off. Zero is a valid setting, so it is not defaulted
+	// here: the --coalesce flag (and DefaultConfig) default to
+	// DefaultCoalesce, 250ms.
 	Coalesce time.Duration
 
 	// MaxConnsPerIP caps connections from one source IP; past it a client
@@ -179,7 +183,7 @@ const (
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
-	return Config{Node: DefaultNode}.withDefaults()
+	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce}.withDefaults()
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -210,9 +214,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
-	}
-	if c.Coalesce == 0 {
-		c.Coalesce = DefaultCoalesce
 	}
 	if c.ProxyHeaderTimeout == 0 {
 		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
@@ -270,8 +271,8 @@ func (c Config) Validate() error {
 		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
-	case c.Coalesce > maxCoalesce:
-		return bad("--coalesce", "must be at most %s (0 or negative turns it off), got %s", maxCoalesce, c.Coalesce)
+	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
+		return bad("--coalesce", "must be 0 (off) .. %s, got %s", maxCoalesce, c.Coalesce)
 	case c.MaxConnsPerIP < 0:
 		return bad("--max-conns-per-ip", "must not be negative, got %d", c.MaxConnsPerIP)
 	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/metrics"
 	"github.com/fanout/fanout/shard"
 )
@@ -121,7 +122,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.waits = waits
 	opts := shard.Options{MaxLag: cfg.MaxLag, WriteDeadline: cfg.WriteDeadline, Waiter: waits,
-		Coalesce: max(cfg.Coalesce, 0), OnEvict: s.evict, OnResume: s.resume}
+		Coalesce: cfg.Coalesce, OnEvict: s.evict, OnResume: s.resume}
+	if cfg.Coalesce > 0 {
+		if meter, err := sysutil.NewIdleMeter(); err != nil {
+			s.log.Warn("coalescing window keeps a fixed duty: the CPUs' idle time cannot be read", "err", err, "duty", shard.DefaultDuty)
+		} else {
+			opts.Meter = meter
+		}
+	}
 	if cfg.MetricsAddr != "" {
 		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
 	}
@@ -443,6 +451,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 		LostTasks:    st.LostTasks,
 		Window:       st.Window.Seconds(),
 		RoundCost:    st.RoundCost.Seconds(),
+		Duty:         st.Duty,
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
