@@ -122,6 +122,9 @@ func lookHAProxy(t *testing.T) string {
 	if err == nil {
 		return path
 	}
+	if _, statErr := os.Stat("/usr/sbin/haproxy"); statErr == nil {
+		return "/usr/sbin/haproxy" // Debian's place, off an unprivileged user's PATH
+	}
 	if os.Getenv("CI") != "" {
 		t.Fatalf("haproxy not found, and CI is set: .ci/run installs it (apt-get install haproxy): %v", err)
 	}
