@@ -90,6 +90,10 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	sf.cfg = server.DefaultConfig()
 	c := &sf.cfg
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
+	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
+	fs.StringVar(&c.DirectAddr, "direct-addr", c.DirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
+	fs.DurationVar(&c.ProxyHeaderTimeout, "proxy-header-timeout", c.ProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
+	fs.StringVar(&c.ProxyFrom, "proxy-from", c.ProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default shown is this machine's CPU count)")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")

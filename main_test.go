@@ -260,6 +260,11 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "bad address", args: []string{"serve", "--addr", "8888"}, wantMsg: "--addr"},
 		{name: "bad env", args: []string{"serve"}, env: "FANOUT_SHARDS=-3", wantMsg: "--shards"},
 		{name: "bad env names the variable", args: []string{"serve"}, env: "FANOUT_LOOPS=0", wantMsg: "FANOUT_LOOPS"},
+		{name: "direct listener without proxy", args: []string{"serve", "--direct-addr", "127.0.0.1:0"}, wantMsg: "invalid --direct-addr: needs --proxy-protocol"},
+		{name: "proxy-from without proxy", args: []string{"serve", "--proxy-from", "10.0.0.0/8"}, wantMsg: "invalid --proxy-from: needs --proxy-protocol"},
+		{name: "bad proxy source", args: []string{"serve", "--proxy-protocol"}, env: "FANOUT_PROXY_FROM=10.0.0.0/33", wantMsg: "FANOUT_PROXY_FROM"},
+		{name: "header timeout zero", args: []string{"serve", "--proxy-protocol", "--proxy-header-timeout", "0"}, wantMsg: "--proxy-header-timeout"},
+		{name: "bad direct address", args: []string{"serve", "--proxy-protocol", "--direct-addr", "8889"}, wantMsg: "--direct-addr"},
 		{name: "bad log level", args: []string{"serve", "--log-level", "loud"}, wantMsg: "--log-level"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantMsg: "unknown command"},
 	}

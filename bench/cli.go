@@ -66,6 +66,7 @@ func newFlagSet(o *options, w *Workload) *flag.FlagSet {
 	fs.IntVar(&w.Stalled, "stalled", w.Stalled, "extra connections that never read")
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
+	fs.StringVar(&w.Proxy, "proxy-protocol", w.Proxy, "begin every connection with a PROXY header, v1 or v2, as a TLS terminator would; a fanout it starts gets --proxy-protocol (empty = none)")
 	fs.DurationVar(&w.After, "after", w.After, "after the clients leave, wait this long and report the server's RSS")
 	return fs
 }
@@ -102,6 +103,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
 		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
+		return 2
+	}
+	if sc.Proxy != "" && (o.baseline || o.compare) {
+		fmt.Fprintln(stderr, "fanout bench: --proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
 		return 2
 	}
 	if o.nodes < 1 || (o.nodes > 1 && (o.addrs != "" || o.baseline)) {
@@ -211,7 +216,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		return Run(ctx, t, sc.Workload, progress)
 	}
 	if kind == "fanout" && o.nodes > 1 {
-		c, err := StartNodes(o.nodes, strings.Fields(o.serverArgs))
+		c, err := StartNodes(o.nodes, o.serverFlags(sc))
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +226,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		}
 		return res, err
 	}
-	p, err := StartProcess(kind, strings.Fields(o.serverArgs))
+	p, err := StartProcess(kind, o.serverFlags(sc))
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +235,15 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		err = stopErr
 	}
 	return res, err
+}
+
+// serverFlags are the extra flags for a fanout server the harness starts.
+func (o *options) serverFlags(sc Scenario) []string {
+	args := strings.Fields(o.serverArgs)
+	if sc.Proxy != "" {
+		args = append(args, "--proxy-protocol")
+	}
+	return args
 }
 
 // pinServer pins the target's processes to --server-cpus, if given.
@@ -333,6 +347,9 @@ func describe(sc Scenario) string {
 		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
+	}
+	if sc.Proxy != "" {
+		fmt.Fprintf(&b, "\nevery connection begins with a PROXY %s header", sc.Proxy)
 	}
 	return b.String()
 }
