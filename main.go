@@ -90,6 +90,10 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	sf.cfg = server.DefaultConfig()
 	c := &sf.cfg
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
+	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
+	fs.StringVar(&c.DirectAddr, "direct-addr", c.DirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
+	fs.DurationVar(&c.ProxyHeaderTimeout, "proxy-header-timeout", c.ProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
+	fs.StringVar(&c.ProxyFrom, "proxy-from", c.ProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default shown is this machine's CPU count)")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
@@ -100,7 +104,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
-	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "cap of the coalescing window: under load, delivery rounds start up to 4x the last round's write time apart, at most this, so each write carries more lines (0 = off)")
+	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
@@ -211,9 +215,6 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
 		return 2
-	}
-	if sf.cfg.Coalesce == 0 {
-		sf.cfg.Coalesce = -1 // the flag's 0 means off; the Config's zero means default
 	}
 	if err := sf.cfg.Validate(); err != nil {
 		var ce *server.ConfigError

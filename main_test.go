@@ -22,6 +22,7 @@ import (
 
 	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/internal/testutil"
+	"github.com/fanout/fanout/server"
 )
 
 // TestMain checks for leaked goroutines and removes the binary the
@@ -363,9 +364,16 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "lag below a burst", args: []string{"serve", "--max-lag", "65536"}, wantMsg: "--max-lag"},
 		{name: "held below a line", args: []string{"serve", "--max-held", "100"}, wantMsg: "--max-held"},
 		{name: "deadline too short", args: []string{"serve", "--write-deadline", "1ms"}, wantMsg: "--write-deadline"},
+		{name: "negative coalesce", args: []string{"serve", "--coalesce", "-1ms"}, wantMsg: "--coalesce"},
+		{name: "coalesce too wide", args: []string{"serve"}, env: "FANOUT_COALESCE=2s", wantMsg: "FANOUT_COALESCE"},
 		{name: "bad address", args: []string{"serve", "--addr", "8888"}, wantMsg: "--addr"},
 		{name: "bad env", args: []string{"serve"}, env: "FANOUT_SHARDS=-3", wantMsg: "--shards"},
 		{name: "bad env names the variable", args: []string{"serve"}, env: "FANOUT_LOOPS=0", wantMsg: "FANOUT_LOOPS"},
+		{name: "direct listener without proxy", args: []string{"serve", "--direct-addr", "127.0.0.1:0"}, wantMsg: "invalid --direct-addr: needs --proxy-protocol"},
+		{name: "proxy-from without proxy", args: []string{"serve", "--proxy-from", "10.0.0.0/8"}, wantMsg: "invalid --proxy-from: needs --proxy-protocol"},
+		{name: "bad proxy source", args: []string{"serve", "--proxy-protocol"}, env: "FANOUT_PROXY_FROM=10.0.0.0/33", wantMsg: "FANOUT_PROXY_FROM"},
+		{name: "header timeout zero", args: []string{"serve", "--proxy-protocol", "--proxy-header-timeout", "0"}, wantMsg: "--proxy-header-timeout"},
+		{name: "bad direct address", args: []string{"serve", "--proxy-protocol", "--direct-addr", "8889"}, wantMsg: "--direct-addr"},
 		{name: "bad log level", args: []string{"serve", "--log-level", "loud"}, wantMsg: "--log-level"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantMsg: "unknown command"},
 		{name: "bench no nodes", args: []string{"bench", "--nodes", "0"}, wantMsg: "--nodes"},
@@ -392,6 +400,42 @@ func TestBadFlagsExit2(t *testing.T) {
 			}
 			if !strings.Contains(msg, tc.wantMsg) {
 				t.Errorf("error %q does not name %q", msg, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestCoalesceZeroMeansOff: one convention from flag to shard: 0 is off,
+// by flag or by variable, and nothing given is the default bound.
+func TestCoalesceZeroMeansOff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want time.Duration
+	}{
+		{name: "default", want: server.DefaultCoalesce},
+		{name: "flag 0", args: []string{"--coalesce", "0"}, want: 0},
+		{name: "variable 0", env: "0", want: 0},
+		{name: "flag bound", args: []string{"--coalesce", "40ms"}, want: 40 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sf serveFlags
+			fs := newServeFlagSet(&sf)
+			getenv := func(k string) string {
+				if k == "FANOUT_COALESCE" {
+					return tc.env
+				}
+				return ""
+			}
+			if _, err := parseFlags(fs, tc.args, getenv); err != nil {
+				t.Fatal(err)
+			}
+			if sf.cfg.Coalesce != tc.want {
+				t.Fatalf("Coalesce = %s, want %s", sf.cfg.Coalesce, tc.want)
+			}
+			if err := sf.cfg.Validate(); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -71,6 +71,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&w.Stalled, "stalled", w.Stalled, "extra connections that never read")
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
+	fs.StringVar(&w.Proxy, "proxy-protocol", w.Proxy, "begin every connection with a PROXY header, v1 or v2, as a TLS terminator would; a fanout it starts gets --proxy-protocol (empty = none)")
 	fs.DurationVar(&w.After, "after", w.After, "after the clients leave, wait this long and report the server's RSS")
 	return fs
 }
@@ -118,6 +119,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
 		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
+		return 2
+	}
+	if sc.Proxy != "" && (o.baseline || o.compare) {
+		fmt.Fprintln(stderr, "fanout bench: --proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
 		return 2
 	}
 	if sc.Nodes < 1 || sc.NATSServers < 1 || (o.clustered(sc) && (o.addrs != "" || o.baseline || o.compare)) {
@@ -258,7 +263,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 	}
 	if kind == "fanout" && o.clustered(sc) {
 		c, err := StartNodes(NodesConfig{Nodes: sc.Nodes, NATSServers: sc.NATSServers, ClusterURLs: o.cluster,
-			ExtraArgs: strings.Fields(o.serverArgs)})
+			ExtraArgs: o.serverFlags(sc)})
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +273,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		}
 		return res, err
 	}
-	p, err := StartProcess(kind, strings.Fields(o.serverArgs))
+	p, err := StartProcess(kind, o.serverFlags(sc))
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +282,15 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 		err = stopErr
 	}
 	return res, err
+}
+
+// serverFlags are the extra flags for a fanout server the harness starts.
+func (o *options) serverFlags(sc Scenario) []string {
+	args := strings.Fields(o.serverArgs)
+	if sc.Proxy != "" {
+		args = append(args, "--proxy-protocol")
+	}
+	return args
 }
 
 // pinServer pins the target's processes to --server-cpus, if given.
@@ -407,6 +421,9 @@ func describe(sc Scenario) string {
 		fmt.Fprintf(&b, "\n%d fanout node(s) through an existing NATS (--cluster)", sc.Nodes)
 	case sc.Nodes > 1 || sc.NATSServers > 1:
 		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s) started by the harness", sc.Nodes, sc.NATSServers)
+	}
+	if sc.Proxy != "" {
+		fmt.Fprintf(&b, "\nevery connection begins with a PROXY %s header", sc.Proxy)
 	}
 	return b.String()
 }

@@ -370,6 +370,12 @@ func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue
 		}
+		if err == nil && r.w.Proxy != "" {
+			if err = sendProxyHeader(ctx, fd, r.w.Proxy); err != nil {
+				_ = unix.Close(fd)
+				return -1, err
+			}
+		}
 		return fd, err
 	}
 }

@@ -16,9 +16,17 @@ func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func startFanout(t *testing.T) Target {
+func startFanout(t *testing.T) Target { return startFanoutWith(t, server.Config{}) }
+
+// startProxiedFanout is fanout whose listener expects PROXY headers.
+func startProxiedFanout(t *testing.T) Target {
+	return startFanoutWith(t, server.Config{ProxyProtocol: true})
+}
+
+func startFanoutWith(t *testing.T, cfg server.Config) Target {
 	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0"}, quiet)
+	cfg.Addr = "127.0.0.1:0"
+	s, err := server.New(cfg, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +68,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 	}{
 		{name: "fanout paced", start: startFanout, w: Workload{Clients: 12, Senders: 12, Rate: 600, Size: 64, Duration: time.Second, Warmup: 200 * time.Millisecond}},
 		{name: "fanout unpaced", start: startFanout, w: Workload{Clients: 8, Senders: 2, Size: 100, Duration: time.Second, Window: 20}},
+		{name: "fanout behind PROXY v1", start: startProxiedFanout, w: Workload{Clients: 8, Senders: 4, Rate: 400, Size: 64, Duration: time.Second, Proxy: "v1"}},
+		{name: "fanout behind PROXY v2", start: startProxiedFanout, w: Workload{Clients: 8, Senders: 2, Size: 64, Duration: time.Second, Window: 20, Proxy: "v2"}},
 		{name: "baseline paced", start: startBaseline, w: Workload{Clients: 12, Senders: 4, Rate: 200, Size: 64, Duration: time.Second}},
 		{name: "baseline unpaced", start: startBaseline, w: Workload{Clients: 6, Senders: 2, Size: 64, Duration: time.Second, Window: 10}},
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pires/go-proxyproto"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,6 +136,40 @@ func writeAll(ctx context.Context, fd int, b []byte) error {
 			return err
 		}
 		b = b[n:]
+	}
+	return nil
+}
+
+// sendProxyHeader writes the PROXY header (version "v1" or "v2") a proxy
+// would send for the connection on fd: its own two ends, as the client's
+// and the destination's addresses.
+func sendProxyHeader(ctx context.Context, fd int, version string) error {
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return os.NewSyscallError("getsockname", err)
+	}
+	peer, err := unix.Getpeername(fd)
+	if err != nil {
+		return os.NewSyscallError("getpeername", err)
+	}
+	v := byte(1)
+	if version == "v2" {
+		v = 2
+	}
+	hdr, err := proxyproto.HeaderProxyFromAddrs(v, tcpAddr(local), tcpAddr(peer)).Format()
+	if err != nil {
+		return fmt.Errorf("bench: PROXY header: %w", err)
+	}
+	return writeAll(ctx, fd, hdr)
+}
+
+// tcpAddr converts an IPv4 or IPv6 socket address; nil for others.
+func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ type Workload struct {
 	Blast              bool          // unpaced senders write as fast as the socket takes, no window
 	Burst              int           // bytes each sender writes at once at the start, then stops; 0 = none
 	After              time.Duration // after the clients leave, wait this long and sample the server's RSS
+	Proxy              string        // "v1" or "v2": every connection begins with a PROXY header of that version; "" none
 }
 
 // Scenario is a named preset: the Workload and the target's shape.
@@ -119,6 +120,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("--burst must be ≥ 0 and needs --rate 0, got %d at rate %g", w.Burst, w.Rate)
 	case w.After < 0:
 		return fmt.Errorf("--after must not be negative, got %s", w.After)
+	case w.Proxy != "" && w.Proxy != "v1" && w.Proxy != "v2":
+		return fmt.Errorf("--proxy-protocol must be v1 or v2 (or empty), got %q", w.Proxy)
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type Snapshot struct {
 	LostTasks    uint64            // tasks an event loop refused (it was shutting down)
 	Window       float64           // seconds: the widest coalescing window of the last rounds
 	RoundCost    float64           // seconds: the longest last round's write time
+	Duty         float64           // share of a loop's time delivery rounds may take (0: coalescing off)
 	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
@@ -117,6 +118,7 @@ var (
 	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose input waits unread now.", nil, nil)
 	descWindow     = prometheus.NewDesc("fanout_coalesce_window_seconds", "The widest coalescing window an event loop chose for its last delivery round.", nil, nil)
 	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
+	descDuty       = prometheus.NewDesc("fanout_coalesce_duty", "The share of an event loop's time delivery rounds may take, as the pacer chose it from how busy the CPUs are (0: coalescing off).", nil, nil)
 	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
@@ -134,7 +136,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
-		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost,
+		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost, descDuty,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
@@ -178,6 +180,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLostTasks, s.LostTasks)
 	gauge(descWindow, s.Window)
 	gauge(descRoundCost, s.RoundCost)
+	gauge(descDuty, s.Duty)
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

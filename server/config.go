@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"slices"
@@ -25,7 +26,10 @@ const (
 	DefaultWriteDeadline = shard.DefaultWriteDeadline
 	DefaultMaxHeld       = 8 << 20
 	DefaultDrainTimeout  = 5 * time.Second
-	DefaultCoalesce      = 20 * time.Millisecond
+	DefaultCoalesce      = 250 * time.Millisecond
+	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
+	// listener may take to send its header.
+	DefaultProxyHeaderTimeout = 5 * time.Second
 )
 
 // Limits on Config values; past them a value is a mistake, not a setting.
@@ -41,6 +45,10 @@ const (
 	minMaxLag        = 4 * shard.DefaultSealBytes
 	minWriteDeadline = 100 * time.Millisecond
 	maxWriteDeadline = time.Hour
+	// The header timeout's bounds: below 10ms a header a proxy sends at
+	// once could still be on the wire; past 10m it is not a timeout.
+	minProxyHeaderTimeout = 10 * time.Millisecond
+	maxProxyHeaderTimeout = 10 * time.Minute
 )
 
 // Config is the daemon's whole configuration. main fills it from flags and
@@ -49,7 +57,31 @@ const (
 type Config struct {
 	// Addr is the listen address: host:port (port 0 picks a free port) or
 	// unix:///path, or several of them separated by commas. Default ":8888".
+	// With ProxyProtocol, every one of them expects a PROXY header.
 	Addr string
+	// ProxyProtocol makes every listener in Addr (TCP and unix alike)
+	// expect a PROXY protocol header, v1 or v2, at the start of each
+	// connection; the client address it carries replaces the socket's for
+	// MaxConnsPerIP, logs, metrics and /connz. A connection without a valid
+	// header within ProxyHeaderTimeout is closed (reason "proxy_header").
+	// PROXY UNKNOWN and v2 LOCAL (the proxy's own health checks) are
+	// accepted and keep the socket's address. Default false.
+	ProxyProtocol bool
+	// DirectAddr lists more listeners, in Addr's syntax, where clients
+	// connect directly and send no header. Only with ProxyProtocol (without
+	// it every listener is direct: list them all in Addr). Default empty.
+	DirectAddr string
+	// ProxyHeaderTimeout bounds how long a connection to a PROXY listener
+	// may take to send its header; it is closed within 1.25 times this.
+	// Default 5s; 10ms..10m.
+	ProxyHeaderTimeout time.Duration
+	// ProxyFrom, when set, is a comma-separated list of CIDRs (or single
+	// IPs) of the proxies whose headers are trusted: a TCP connection to a
+	// PROXY listener from any other address is refused at once (reason
+	// "proxy_header"). Peers on unix sockets are not checked: the socket's
+	// permissions (UnixMode) decide who may connect. Default empty: any
+	// source may send a header.
+	ProxyFrom string
 	// Loops is the number of gnet event loops. Default: one per CPU.
 	Loops int
 	// Shards is the number of registry shards. Default 64.
@@ -81,11 +113,15 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for queued lines to reach
 	// their clients. Default 5s.
 	DrainTimeout time.Duration
-	// Coalesce caps the coalescing window of each event loop: under load,
-	// delivery rounds start at least 4x the last round's write time apart
-	// (so writes carry more lines), never more than Coalesce apart. Cheap
-	// rounds get no window to speak of, and a line after a quiet spell is
-	// never held. Default 20ms; negative turns coalescing off.
+	// Coalesce caps the coalescing window of each event loop. Within it the
+	// window chooses itself: delivery rounds start what they cost to write
+	// divided by a duty apart, and the duty (the share of a loop's time
+	// rounds may take, 0.05..1) falls while the process's CPUs are
+	// saturated and rises while they have room. Cheap rounds get no window
+	// to speak of, and a line after a quiet spell is never held. 0 turns
+	// coalescing off. Zero is a valid setting, so it is not defaulted
+	// here: the --coalesce flag (and DefaultConfig) default to
+	// DefaultCoalesce, 250ms.
 	Coalesce time.Duration
 
 	// MaxConnsPerIP caps connections from one source IP; past it a client
@@ -147,7 +183,7 @@ const (
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
-	return Config{Node: DefaultNode}.withDefaults()
+	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce}.withDefaults()
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -179,8 +215,8 @@ func (c Config) withDefaults() Config {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
-	if c.Coalesce == 0 {
-		c.Coalesce = DefaultCoalesce
+	if c.ProxyHeaderTimeout == 0 {
+		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
 	}
 	if c.Flood == "" {
 		c.Flood = FloodClose
@@ -235,8 +271,8 @@ func (c Config) Validate() error {
 		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
-	case c.Coalesce > maxCoalesce:
-		return bad("--coalesce", "must be at most %s (0 or negative turns it off), got %s", maxCoalesce, c.Coalesce)
+	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
+		return bad("--coalesce", "must be 0 (off) .. %s, got %s", maxCoalesce, c.Coalesce)
 	case c.MaxConnsPerIP < 0:
 		return bad("--max-conns-per-ip", "must not be negative, got %d", c.MaxConnsPerIP)
 	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
@@ -252,7 +288,16 @@ func (c Config) Validate() error {
 	case c.UnixMode&^os.ModePerm != 0:
 		return bad("--unix-mode", "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
 	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
-		return bad("--unix-mode", "needs a unix:// address in --addr")
+		return bad("--unix-mode", "needs a unix:// address in --addr or --direct-addr")
+	case c.DirectAddr != "" && !c.ProxyProtocol:
+		return bad("--direct-addr", "needs --proxy-protocol: without it every listener is direct, so list them all in --addr")
+	case c.ProxyFrom != "" && !c.ProxyProtocol:
+		return bad("--proxy-from", "needs --proxy-protocol: it says whose PROXY headers to trust")
+	case c.ProxyHeaderTimeout < minProxyHeaderTimeout || c.ProxyHeaderTimeout > maxProxyHeaderTimeout:
+		return bad("--proxy-header-timeout", "must be %s..%s, got %s", minProxyHeaderTimeout, maxProxyHeaderTimeout, c.ProxyHeaderTimeout)
+	}
+	if _, err := c.proxySources(); err != nil {
+		return err
 	}
 	if c.ClusterURLs != "" {
 		for _, u := range strings.Split(c.ClusterURLs, ",") {
@@ -296,45 +341,93 @@ func (c Config) burst() int {
 type listenSpec struct {
 	network string // "tcp" or "unix"
 	address string // host:port, or a socket path
+	proxy   bool   // connections begin with a PROXY header
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
 
-// listenSpecs parses Addr: a comma-separated list of host:port and
-// unix:///path entries.
+// listenSpecs parses Addr (PROXY listeners with ProxyProtocol) and then
+// DirectAddr: comma-separated lists of host:port and unix:///path entries.
 func (c Config) listenSpecs() ([]listenSpec, error) {
+	specs, err := parseListenList("--addr", c.Addr, c.ProxyProtocol)
+	if err != nil || c.DirectAddr == "" {
+		return specs, err
+	}
+	direct, err := parseListenList("--direct-addr", c.DirectAddr, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range direct {
+		if slices.ContainsFunc(specs, func(l listenSpec) bool { return l.protoAddr() == d.protoAddr() }) {
+			return nil, bad("--direct-addr", "%q is also in --addr: a listener either expects PROXY headers or does not", d.address)
+		}
+		specs = append(specs, d)
+	}
+	return specs, nil
+}
+
+func parseListenList(flag, list string, proxy bool) ([]listenSpec, error) {
 	var specs []listenSpec
-	for _, a := range strings.Split(c.Addr, ",") {
+	for _, a := range strings.Split(list, ",") {
 		a = strings.TrimSpace(a)
 		if path, ok := strings.CutPrefix(a, "unix://"); ok {
 			if path == "" || !strings.HasPrefix(path, "/") {
-				return nil, bad("--addr", "%q: a unix socket needs an absolute path, unix:///run/fanout.sock", a)
+				return nil, bad(flag, "%q: a unix socket needs an absolute path, unix:///run/fanout.sock", a)
 			}
-			specs = append(specs, listenSpec{network: "unix", address: path})
+			specs = append(specs, listenSpec{network: "unix", address: path, proxy: proxy})
 			continue
 		}
-		if err := validateAddr(a); err != nil {
+		if err := validateAddr(flag, a); err != nil {
 			return nil, err
 		}
-		specs = append(specs, listenSpec{network: "tcp", address: a})
+		specs = append(specs, listenSpec{network: "tcp", address: a, proxy: proxy})
+	}
+	for i, l := range specs {
+		// gnet finds a listener by its address as given, so two alike
+		// (two 127.0.0.1:0) could not be told apart.
+		if slices.ContainsFunc(specs[:i], func(o listenSpec) bool { return o.protoAddr() == l.protoAddr() }) {
+			return nil, bad(flag, "%q is listed twice: give each listener an address of its own", l.address)
+		}
 	}
 	return specs, nil
+}
+
+// proxySources parses ProxyFrom: CIDRs, or single IPs taken as one host.
+func (c Config) proxySources() ([]netip.Prefix, error) {
+	if c.ProxyFrom == "" {
+		return nil, nil
+	}
+	var prefixes []netip.Prefix
+	for _, v := range strings.Split(c.ProxyFrom, ",") {
+		v = strings.TrimSpace(v)
+		if p, err := netip.ParsePrefix(v); err == nil {
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, bad("--proxy-from", "%q is neither a CIDR like 10.0.0.0/8 nor an IP address", v)
+		}
+		ip = ip.Unmap()
+		prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return prefixes, nil
 }
 
 // frameOverhead is the most a frame adds to a line.
 const frameOverhead = shard.MaxFrameOverhead
 
-func validateAddr(addr string) error {
+func validateAddr(flag, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return bad("--addr", "%q is not host:port: %v", addr, err)
+		return bad(flag, "%q is not host:port: %v", addr, err)
 	}
 	if strings.Contains(host, "/") {
-		return bad("--addr", "%q: bad host", addr)
+		return bad(flag, "%q: bad host", addr)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 0 || p > 65535 {
-		return bad("--addr", "%q: port must be 0..65535", addr)
+		return bad(flag, "%q: port must be 0..65535", addr)
 	}
 	return nil
 }

@@ -36,7 +36,8 @@ var Version = "devel"
 // connInfo is one connection in /connz.
 type connInfo struct {
 	ID           int64     `json:"id"`
-	Remote       string    `json:"remote"`
+	Remote       string    `json:"remote"`        // the client's address: from its PROXY header when it came through a proxy
+	Via          string    `json:"via,omitempty"` // the proxy's address, when a PROXY header named the client
 	Loop         int       `json:"loop"`
 	Since        time.Time `json:"since"`
 	LinesIn      uint64    `json:"lines_in"`
@@ -47,7 +48,7 @@ type connInfo struct {
 
 // info reads cl's figures. Runs on cl's loop.
 func (cl *client) info() connInfo {
-	return connInfo{ID: cl.member.ID, Remote: cl.addr, Loop: cl.loop.index, Since: cl.opened.UTC(),
+	return connInfo{ID: cl.member.ID, Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
 		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag()}
 }
 

@@ -9,10 +9,11 @@
 // by its own mutex (the per-IP counts, the per-loop counter map, both taken
 // only on open, close and scrape), or set once before the engine starts
 // (config, logger, snowflake node, cluster bridge, the shard.EpollWaiter).
-// Three goroutines of its own run beside the loops: the idle sweeper, the
-// memory reclaimer and the EpollWaiter's; they reach connections only
-// through tasks on their loops (shard.Fanout.Each, Backlog, Member.Writable)
-// and gnet.Engine.Stop; the cluster bridge injects other nodes' batches
+// Four goroutines of its own run beside the loops: the idle sweeper, the
+// PROXY header sweeper, the memory reclaimer and the EpollWaiter's; they
+// reach connections only through tasks on their loops (shard.Fanout.Each,
+// Backlog, Member.Writable, gnet.EventLoop.Execute for late headers) and
+// gnet.Engine.Stop; the cluster bridge injects other nodes' batches
 // with shard.Fanout.Inject. The control plane (/connz, /varz, kick) runs
 // on net/http's goroutines and reads per-connection figures, plain fields
 // of the client struct, only through tasks on the connections' loops
@@ -24,4 +25,10 @@
 // input is at most --max-held (then "ERR overload" and close); what the
 // delivery logs hold is bounded as the shard package says (--max-lag).
 // Input still held when a client closes cleanly is relayed like any other.
+//
+// PROXY protocol (--proxy-protocol, proxy.go): a connection to a PROXY
+// listener waits, unjoined, until its header is whole; what it sent so far
+// stays in gnet's inbound buffer, at most maxProxyHeader (4 KiB) bytes
+// before it is refused, and sits in its loop's pending set (loop-owned)
+// until the header arrives, the header sweeper closes it, or it leaves.
 package server

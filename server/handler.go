@@ -20,8 +20,11 @@ type client struct {
 	conn     gnet.Conn
 	member   *shard.Member
 	loop     *loopStats // counters of the client's event loop
-	addr     string     // remote address, formatted once for logs
-	ip       netip.Addr // source IP for --max-conns-per-ip; invalid for unix sockets
+	addr     string     // client address, formatted once for logs: the PROXY header's when there was one
+	via      string     // the proxy's socket address when a PROXY header named the client; else ""
+	ip       netip.Addr // source IP holding a --max-conns-per-ip slot; invalid for unix sockets and before the header
+	awaiting bool       // PROXY listener: the header has not arrived; not joined, on loop.pending
+	headerBy int64      // Unix nanos by which the PROXY header must have arrived
 	opened   time.Time  // when the connection was accepted
 	lastRead int64      // Unix nanos of the last bytes received (idle timeout)
 	tokens   float64    // flood control: lines the client may still send now
@@ -31,13 +34,16 @@ type client struct {
 	bytesIn  uint64     // bytes consumed from it
 }
 
-// loopStats are one event loop's counters: written only by that loop, so
-// the atomic adds never contend; summed on scrape.
+// loopStats are one event loop's counters, written only by that loop, so
+// the atomic adds never contend and are summed on scrape; and the loop's
+// connections waiting for a PROXY header.
 type loopStats struct {
-	index   int // the loop's number, in the order loops first saw a connection
-	bytesIn atomic.Uint64
-	dropped atomic.Uint64 // lines dropped by flood control
-	_       [48]byte      // keep loops' counters on separate cache lines
+	index        int // the loop's number, in the order loops first saw a connection
+	bytesIn      atomic.Uint64
+	dropped      atomic.Uint64        // lines dropped by flood control
+	pending      map[*client]struct{} // waiting for their PROXY header; loop-owned
+	pendingCount atomic.Int64         // len(pending), for the header sweeper to skip idle loops
+	_            [32]byte             // keep loops' counters on separate cache lines
 }
 
 // handler implements gnet.EventHandler. Each method runs on the event loop
@@ -49,7 +55,11 @@ type handler struct {
 
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	h.s.eng = eng
-	close(h.s.booted)
+	defer close(h.s.booted)
+	if err := h.s.learnAddrs(); err != nil {
+		h.s.bootErr = err
+		return gnet.Shutdown
+	}
 	return gnet.None
 }
 
@@ -64,13 +74,18 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return s.refuse(remote, ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
 	}
 	ip := sourceIP(c.RemoteAddr())
-	if !s.perIP.acquire(ip) {
+	proxied := s.expectsHeader(c)
+	switch {
+	case proxied && !s.trustedProxy(ip):
+		s.open.Add(-1)
+		return s.refuse(remote, ReasonProxyHeader, msgProxyHeader, "proxy_from", s.cfg.ProxyFrom)
+	case proxied: // the per-IP slot is taken for the address in the header
+	case !s.perIP.acquire(ip):
 		s.open.Add(-1)
 		return s.refuse(remote, ReasonTooManyConns, msgTooMany, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	}
-	s.accepted.Add(1)
 	now := time.Now()
-	cl := &client{conn: c, addr: remote, ip: ip, opened: now, lastRead: now.UnixNano(),
+	cl := &client{conn: c, addr: remote, opened: now, lastRead: now.UnixNano(),
 		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
 	cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
 	cl.member.Value = cl
@@ -80,13 +95,28 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			s.log.Warn("cannot set TCP keep-alive", "remote", remote, "err", err)
 		}
 	}
-	s.fan.Hub(c.EventLoop()).Join(cl.member)
-	s.log.Debug("connection opened", "id", cl.member.ID, "remote", remote)
+	if proxied {
+		s.awaitHeader(cl)
+		return nil, gnet.None
+	}
+	cl.ip = ip
+	s.join(cl)
 	return nil, gnet.None
 }
 
+// join adds an admitted client to the fan-out. Runs on its loop.
+func (s *Server) join(cl *client) {
+	s.accepted.Add(1)
+	s.fan.Hub(cl.conn.EventLoop()).Join(cl.member)
+	if cl.via != "" {
+		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr, "via", cl.via)
+	} else {
+		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr)
+	}
+}
+
 // refuse turns a new connection away with msg. Runs on its loop.
-func (s *Server) refuse(remote string, reason Reason, msg []byte, limit string, value int) ([]byte, gnet.Action) {
+func (s *Server) refuse(remote string, reason Reason, msg []byte, limit string, value any) ([]byte, gnet.Action) {
 	s.closed[reason].Add(1)
 	s.log.Warn("connection refused", "remote", remote, "reason", reason.String(), limit, value)
 	return msg, gnet.Close
@@ -97,6 +127,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	cl, _ := c.Context().(*client)
 	if cl == nil {
 		return gnet.Close
+	}
+	if cl.awaiting {
+		// Once per connection: the header comes first, and whatever
+		// followed it in this read is relayed below like any input.
+		if act := h.readProxyHeader(cl); act != gnet.None || cl.awaiting {
+			return act
+		}
 	}
 	var now int64
 	if s.cfg.IdleTimeout > 0 || s.cfg.RateLimit > 0 {
@@ -217,7 +254,14 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	c.SetContext(nil)
-	if (err == nil || errors.Is(err, io.EOF)) && cl.reason == ReasonNone {
+	if cl.awaiting {
+		// It left before its header was whole: a clean quit if it sent
+		// nothing, a bad header if it sent part of one.
+		if cl.reason == ReasonNone && c.InboundBuffered() > 0 && !s.stopping.Load() {
+			cl.reason = ReasonProxyHeader
+		}
+		cl.stopAwaiting()
+	} else if (err == nil || errors.Is(err, io.EOF)) && cl.reason == ReasonNone {
 		// Lines held back by back-pressure were sent before the client
 		// left: they go out like any other.
 		if h.consume(cl) == gnet.None {
@@ -242,7 +286,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 	level := slog.LevelDebug
 	switch reason {
-	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload, ReasonKicked:
+	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload, ReasonKicked, ReasonProxyHeader:
 		level = slog.LevelWarn
 	case ReasonIOError, ReasonIdle:
 		level = slog.LevelInfo
@@ -250,6 +294,9 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s.log.Enabled(context.Background(), level) {
 		attrs := []any{"id", cl.member.ID, "remote", cl.addr, "reason", reason.String(),
 			"duration", time.Since(cl.opened).Round(time.Millisecond)}
+		if cl.via != "" {
+			attrs = append(attrs, "via", cl.via)
+		}
 		if err != nil && reason == ReasonIOError {
 			attrs = append(attrs, "err", err)
 		}

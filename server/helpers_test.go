@@ -54,6 +54,7 @@ type testClient struct {
 	t    *testing.T
 	conn *net.TCPConn
 	r    *bufio.Reader
+	w    io.Writer // where send writes: a TLS connection over conn; nil for conn itself
 }
 
 func dial(t *testing.T, s *Server) *testClient {
@@ -76,7 +77,11 @@ func newReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 1<<16) 
 
 func (c *testClient) send(s string) {
 	c.t.Helper()
-	if _, err := c.conn.Write([]byte(s)); err != nil {
+	var w io.Writer = c.conn
+	if c.w != nil {
+		w = c.w
+	}
+	if _, err := w.Write([]byte(s)); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
 }

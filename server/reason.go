@@ -16,6 +16,7 @@ const (
 	ReasonIdle                       // silent for --idle-timeout
 	ReasonOverload                   // held input passed --max-held
 	ReasonKicked                     // an operator closed it (DELETE /connz/{id})
+	ReasonProxyHeader                // PROXY listener: no valid header in time, or not from --proxy-from
 	ReasonShutdown                   // the server is shutting down
 	reasonCount                      // how many reasons there are
 )
@@ -32,6 +33,7 @@ var reasonNames = [...]string{
 	ReasonIdle:         "idle",
 	ReasonOverload:     "overload",
 	ReasonKicked:       "kicked",
+	ReasonProxyHeader:  "proxy_header",
 	ReasonShutdown:     "shutdown",
 }
 
@@ -50,4 +52,5 @@ var (
 	msgFlood       = []byte("ERR flood\r\n")
 	msgOverload    = []byte("ERR overload\r\n")
 	msgKicked      = []byte("ERR kicked\r\n")
+	msgProxyHeader = []byte("ERR bad proxy header\r\n")
 )

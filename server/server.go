@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/metrics"
 	"github.com/fanout/fanout/shard"
 )
@@ -24,32 +26,36 @@ import (
 // Server is one fanout daemon. Create it with New, then Start, then
 // Shutdown. Its methods are safe for concurrent use.
 type Server struct {
-	cfg   Config
-	specs []listenSpec
-	log   *slog.Logger
-	ids   *snowflake.Node
-	fan   *shard.Fanout
-	perIP *ipLimiter
-	burst float64 // flood control's bucket size, cfg.burst() worked out once
-	mets  *metrics.Metrics
-	web   *metrics.HTTP      // nil without --metrics-addr
-	peers *cluster.Bridge    // nil without --cluster; set before the loops start
-	waits *shard.EpollWaiter // watches full sockets for room; closed by Shutdown
-	rates *rateWindow        // recent totals for /varz; sampled by the reclaimer goroutine
+	cfg       Config
+	specs     []listenSpec
+	log       *slog.Logger
+	ids       *snowflake.Node
+	fan       *shard.Fanout
+	perIP     *ipLimiter
+	kind      listenerKind   // which listeners expect a PROXY header
+	proxyFrom []netip.Prefix // --proxy-from; empty: any source may send a header
+	burst     float64        // flood control's bucket size, cfg.burst() worked out once
+	mets      *metrics.Metrics
+	web       *metrics.HTTP      // nil without --metrics-addr
+	peers     *cluster.Bridge    // nil without --cluster; set before the loops start
+	waits     *shard.EpollWaiter // watches full sockets for room; closed by Shutdown
+	rates     *rateWindow        // recent totals for /varz; sampled by the reclaimer goroutine
 
 	adminToken string // enables DELETE /connz/{id}; empty: disabled
 
-	eng    gnet.Engine   // set in OnBoot, before booted closes
-	booted chan struct{} // closed by OnBoot
-	done   chan error    // gnet's result
-	addrs  []net.Addr    // the bound listen addresses, set by Start
+	eng     gnet.Engine   // set in OnBoot, before booted closes
+	booted  chan struct{} // closed by OnBoot
+	done    chan error    // gnet's result
+	addrs   []net.Addr    // the bound listen addresses, one per spec; set in OnBoot, before any connection
+	bootErr error         // why OnBoot could not learn them; set before booted closes
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
 
-	stopSweep chan struct{} // closes the idle sweeper and the memory reclaimer
-	sweepDone chan struct{}
-	reclaimed chan struct{} // closed when the reclaimer ends
+	stopSweep       chan struct{} // closes the idle and header sweepers and the memory reclaimer
+	sweepDone       chan struct{}
+	headerSweepDone chan struct{}
+	reclaimed       chan struct{} // closed when the reclaimer ends
 
 	heldPeak atomic.Int64 // the most input one held sender piled up, since the reclaimer looked
 	draining atomic.Bool  // refuse new connections and new lines
@@ -72,7 +78,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	specs, _ := cfg.listenSpecs() // validated above
+	specs, _ := cfg.listenSpecs()      // validated above
+	proxyFrom, _ := cfg.proxySources() // validated above
 	if log == nil {
 		log = slog.Default()
 	}
@@ -81,19 +88,21 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, bad("--node", "%v", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		specs:     specs,
-		log:       log,
-		ids:       ids,
-		perIP:     newIPLimiter(cfg.MaxConnsPerIP),
-		burst:     float64(cfg.burst()),
-		booted:    make(chan struct{}),
-		done:      make(chan error, 1),
-		loops:     make(map[gnet.EventLoop]*loopStats),
-		stopSweep: make(chan struct{}),
-		sweepDone: make(chan struct{}),
-		reclaimed: make(chan struct{}),
-		rates:     &rateWindow{},
+		cfg:             cfg,
+		specs:           specs,
+		log:             log,
+		ids:             ids,
+		perIP:           newIPLimiter(cfg.MaxConnsPerIP),
+		proxyFrom:       proxyFrom,
+		headerSweepDone: make(chan struct{}),
+		burst:           float64(cfg.burst()),
+		booted:          make(chan struct{}),
+		done:            make(chan error, 1),
+		loops:           make(map[gnet.EventLoop]*loopStats),
+		stopSweep:       make(chan struct{}),
+		sweepDone:       make(chan struct{}),
+		reclaimed:       make(chan struct{}),
+		rates:           &rateWindow{},
 	}
 	if cfg.AdminTokenFile != "" {
 		b, err := os.ReadFile(cfg.AdminTokenFile)
@@ -113,7 +122,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.waits = waits
 	opts := shard.Options{MaxLag: cfg.MaxLag, WriteDeadline: cfg.WriteDeadline, Waiter: waits,
-		Coalesce: max(cfg.Coalesce, 0), OnEvict: s.evict, OnResume: s.resume}
+		Coalesce: cfg.Coalesce, OnEvict: s.evict, OnResume: s.resume}
+	if cfg.Coalesce > 0 {
+		if meter, err := sysutil.NewIdleMeter(); err != nil {
+			s.log.Warn("coalescing window keeps a fixed duty: the CPUs' idle time cannot be read", "err", err, "duty", shard.DefaultDuty)
+		} else {
+			opts.Meter = meter
+		}
+	}
 	if cfg.MetricsAddr != "" {
 		opts.OnSeal = s.mets.ObserveSeal // the histograms cost a clock read per batch
 	}
@@ -121,6 +137,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		opts.OnBatch = func(buf []byte, lines int) { s.peers.Offer(buf, lines) }
 	}
 	s.fan = shard.New(shard.NewRegistry(cfg.Shards), opts)
+	switch {
+	case cfg.ProxyProtocol && cfg.DirectAddr != "":
+		s.kind = mixed
+	case cfg.ProxyProtocol:
+		s.kind = allProxy
+	}
 	return s, nil
 }
 
@@ -157,6 +179,12 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.booted:
+		if s.bootErr != nil { // OnBoot asked gnet to stop before any loop ran
+			<-s.done
+			s.leaveCluster()
+			s.closeWaiter()
+			return fmt.Errorf("server: %w", s.bootErr)
+		}
 	case err := <-s.done:
 		if err == nil {
 			err = errors.New("engine stopped before it started")
@@ -220,9 +248,10 @@ func (s *Server) leaveCluster() {
 	}
 }
 
-// afterBoot learns the bound addresses and starts the metrics listener and
-// the idle sweeper.
-func (s *Server) afterBoot() error {
+// learnAddrs reads the bound listen addresses. Runs in OnBoot, before
+// the loops accept anything: expectsHeader needs them from the first
+// connection on.
+func (s *Server) learnAddrs() error {
 	for _, l := range s.specs {
 		a, err := s.boundAddr(l)
 		if err != nil {
@@ -230,6 +259,12 @@ func (s *Server) afterBoot() error {
 		}
 		s.addrs = append(s.addrs, a)
 	}
+	return nil
+}
+
+// afterBoot sets the unix sockets' mode and starts the metrics listener
+// and the sweepers.
+func (s *Server) afterBoot() error {
 	if err := s.chmodSockets(); err != nil {
 		return err
 	}
@@ -241,6 +276,7 @@ func (s *Server) afterBoot() error {
 		s.web = web
 	}
 	go s.sweepIdle()
+	go s.sweepHeaders()
 	go s.reclaimMemory()
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
@@ -261,6 +297,12 @@ func (s *Server) afterBoot() error {
 	for _, a := range s.addrs[1:] {
 		attrs = append(attrs, "also", a.String())
 	}
+	if s.kind != allDirect {
+		attrs = append(attrs, "proxy_protocol", s.proxyListeners(), "proxy_header_timeout", s.cfg.ProxyHeaderTimeout)
+		if s.cfg.ProxyFrom != "" {
+			attrs = append(attrs, "proxy_from", s.cfg.ProxyFrom)
+		}
+	}
 	if s.web != nil {
 		attrs = append(attrs, "metrics_addr", s.web.Addr().String(), "pprof", s.cfg.Pprof)
 	}
@@ -269,6 +311,17 @@ func (s *Server) afterBoot() error {
 	}
 	s.log.Info("listening", attrs...)
 	return nil
+}
+
+// proxyListeners lists the bound addresses that expect a PROXY header.
+func (s *Server) proxyListeners() string {
+	var list []string
+	for i, a := range s.addrs {
+		if s.specs[i].proxy {
+			list = append(list, a.String())
+		}
+	}
+	return strings.Join(list, ",")
 }
 
 // boundAddr reads a listener's address (port 0 becomes the real port).
@@ -282,6 +335,11 @@ func (s *Server) boundAddr(l listenSpec) (net.Addr, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("getsockname", err)
 	}
+	return sockaddrToAddr(sa)
+}
+
+// sockaddrToAddr converts a TCP or unix socket address.
+func sockaddrToAddr(sa unix.Sockaddr) (net.Addr, error) {
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
@@ -290,7 +348,7 @@ func (s *Server) boundAddr(l listenSpec) (net.Addr, error) {
 	case *unix.SockaddrUnix:
 		return &net.UnixAddr{Net: "unix", Name: a.Name}, nil
 	}
-	return nil, fmt.Errorf("listener has unexpected address type %T", sa)
+	return nil, fmt.Errorf("socket has unexpected address type %T", sa)
 }
 
 // removeStaleSocket deletes a unix socket file left by an earlier run. A
@@ -364,7 +422,7 @@ func (s *Server) loopStats(loop gnet.EventLoop) *loopStats {
 	defer s.loopsMu.Unlock()
 	ls, ok := s.loops[loop]
 	if !ok {
-		ls = &loopStats{index: len(s.loops)}
+		ls = &loopStats{index: len(s.loops), pending: make(map[*client]struct{})}
 		s.loops[loop] = ls
 	}
 	return ls
@@ -393,6 +451,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 		LostTasks:    st.LostTasks,
 		Window:       st.Window.Seconds(),
 		RoundCost:    st.RoundCost.Seconds(),
+		Duty:         st.Duty,
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
@@ -483,6 +542,7 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	sum := Summary{Uptime: time.Since(s.started)}
 	close(s.stopSweep)
 	<-s.sweepDone
+	<-s.headerSweepDone
 	<-s.reclaimed
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)

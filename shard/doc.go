@@ -30,8 +30,11 @@
 // Batches grow by themselves with load: whatever queues up while a round is
 // being written goes out in the next round. A lone line is never held back
 // by a timer. Under load an optional coalescing window opens: a hub starts
-// its next round no sooner than CoalesceDuty times what the last one took
-// to write (capped by Options.Coalesce).
+// its next round no sooner than what its rounds cost to write divided by
+// the duty, the share of a loop's time rounds may take, which one pacer
+// for the Fanout revises every PacerPeriod from how idle the process's
+// CPUs were (Options.Meter): it falls while they are saturated and rises
+// while they have room. Options.Coalesce caps the window.
 //
 // # Who is cut off, and back-pressure
 //

@@ -38,10 +38,6 @@ const DefaultMaxInjectBacklog = 64 << 20
 // instead of at the end of the event-loop cycle.
 const DefaultSealBytes = 256 << 10
 
-// DefaultCoalesceDuty keeps delivery writes to about a quarter of a loop's
-// time once coalescing opens.
-const DefaultCoalesceDuty = 4
-
 // Options tunes a Fanout. The zero value is usable: DefaultMaxLag,
 // DefaultWriteDeadline, no coalescing, DefaultSealBytes, no Waiter.
 type Options struct {
@@ -63,13 +59,16 @@ type Options struct {
 	OnResume func(m *Member)
 	// Coalesce bounds the coalescing window: the pause a hub may put
 	// between the starts of two delivery rounds so that each write carries
-	// more lines. The window is CoalesceDuty times what the previous round
-	// took to write, capped at Coalesce: it opens only when writing is
-	// expensive (many members, many rounds), and a line arriving after a
-	// quiet spell goes out at once. 0 turns coalescing off.
+	// more lines. Within it the window chooses itself: what the hub's
+	// rounds cost to write divided by the duty, the share of a loop's time
+	// rounds may take, which follows how busy the CPUs are (Meter). A line
+	// after a quiet spell goes out at once. 0 turns coalescing off: every
+	// round starts as soon as the loop can run it.
 	Coalesce time.Duration
-	// CoalesceDuty is that multiple; default DefaultCoalesceDuty.
-	CoalesceDuty float64
+	// Meter reports how idle the process's CPUs are; the duty falls while
+	// they are saturated and rises while they have room. nil keeps the
+	// duty at DefaultDuty.
+	Meter IdleMeter
 	// SealBytes seals the outbox early once it holds this many bytes.
 	SealBytes int
 	// OnEvict is called, on the member's loop, when a member is cut off
@@ -94,8 +93,9 @@ type Options struct {
 // Fanout delivers every published line to every other member, batched per
 // event loop. Safe for concurrent use as documented per method.
 type Fanout struct {
-	opts Options
-	reg  *Registry
+	opts  Options
+	reg   *Registry
+	pacer *pacer // chooses every hub's coalescing window
 
 	mu     sync.Mutex             // guards byExec and hub creation
 	byExec map[Executor]*Hub      // guarded by mu
@@ -123,16 +123,13 @@ func New(reg *Registry, opts Options) *Fanout {
 	if opts.MaxInjectBacklog <= 0 {
 		opts.MaxInjectBacklog = DefaultMaxInjectBacklog
 	}
-	if opts.CoalesceDuty <= 0 {
-		opts.CoalesceDuty = DefaultCoalesceDuty
-	}
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = DefaultMaxLag
 	}
 	if opts.WriteDeadline <= 0 {
 		opts.WriteDeadline = DefaultWriteDeadline
 	}
-	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub)}
+	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub), pacer: newPacer(opts.Coalesce, opts.Meter)}
 	f.flagAbove, f.unflagBelow = int64(opts.MaxLag/2), int64(opts.MaxLag/4)
 	// A member whose socket took nothing for stallGrace no longer holds
 	// senders back: short, so that a client about to stall (its kernel
@@ -194,6 +191,7 @@ type Stats struct {
 
 	Window    time.Duration // the widest coalescing window a hub chose for its last round
 	RoundCost time.Duration // the longest a hub's last round took to write
+	Duty      float64       // the share of a loop's time rounds may take now (0 when Coalesce is off)
 }
 
 // TakePeakLogBytes returns the most bytes the logs held at once since the
@@ -207,6 +205,9 @@ func (f *Fanout) TakePeakLogBytes() int64 {
 func (f *Fanout) Stats() Stats {
 	s := Stats{LostTasks: f.lostTasks.Load(), LogBytes: f.liveBytes.Load(), Congested: f.Congested(),
 		Congestions: f.congestions.Load(), Held: f.heldNow.Load(), Full: f.blockedNow.Load()}
+	if f.opts.Coalesce > 0 {
+		s.Duty = f.pacer.Duty()
+	}
 	for _, h := range f.Hubs() {
 		s.BehindBytes = max(s.BehindBytes, h.logSize.Load())
 		s.Window = max(s.Window, time.Duration(h.window.Load()))

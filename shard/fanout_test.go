@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -213,11 +214,13 @@ func TestLeaveDuringRound(t *testing.T) {
 }
 
 // TestCoalesceHoldsOnlyBackToBackRounds: with a window far longer than the
-// test (a huge duty factor, capped at an hour), the first line after a
-// quiet spell is delivered at once, and a line right behind it is held.
+// test (a duty so small that any round's cost makes it hit the one-hour
+// cap), the first line after a quiet spell is delivered at once, and a
+// line right behind it is held.
 func TestCoalesceHoldsOnlyBackToBackRounds(t *testing.T) {
 	l := newTestLoop(t)
-	f := New(NewRegistry(1), Options{Coalesce: time.Hour, CoalesceDuty: 1e12})
+	f := New(NewRegistry(1), Options{Coalesce: time.Hour})
+	f.pacer.duty.Store(math.Float64bits(1e-15))
 	t.Cleanup(f.Close)
 	a, b := join(f, l, 1), join(f, l, 2)
 	l.do(func() { a.Publish([]byte("first")) })

@@ -23,7 +23,7 @@ type Hub struct {
 	resumeTask  gnet.Runnable // writes to members whose sockets have room again; built once
 	sweepTask   gnet.Runnable // enforces the write deadline; built once
 	releaseTask gnet.Runnable // resumes held senders; built once
-	timer       *time.Timer   // fires a held-back round (Coalesce > 0)
+	timer       *time.Timer   // fires a held-back round (nil: Coalesce off)
 	sweepTimer  *time.Timer   // fires sweepTask while members are behind
 
 	members      []*Member     // loop-owned: everyone living on this loop
@@ -33,7 +33,7 @@ type Hub struct {
 	leaving      []*Member     // loop-owned: left during a round, removed after it
 	round        []*batch      // loop-owned: the batches of the current round
 	lastRound    time.Time     // loop-owned: when the previous round started
-	lastCost     time.Duration // loop-owned: how long the previous round took to write
+	costAvg      time.Duration // loop-owned: what recent rounds took to write, averaged
 	roundCount   roundCount    // loop-owned: what the current round wrote
 	iov          [][]byte      // loop-owned: scratch for one member's writev
 	roundIov     [][]byte      // loop-owned: the current round's batches, for members that were caught up
@@ -175,15 +175,13 @@ func (h *Hub) queued() int {
 // than one layout's worth). Runs on the hub's loop.
 func (h *Hub) deliver() {
 	now := time.Now()
-	if limit := h.f.opts.Coalesce; limit > 0 {
-		// The window widens with what the last round cost to write: rounds
-		// start at least CoalesceDuty times that apart, so writing takes at
-		// most 1/CoalesceDuty of the loop and each write carries more lines.
-		// Cheap rounds (few members, light load) get no window to speak of,
-		// and a line after a quiet spell never waits.
-		window := min(time.Duration(float64(h.lastCost)*h.f.opts.CoalesceDuty), limit)
-		h.window.Store(int64(window))
-		if wait := window - now.Sub(h.lastRound); wait > 0 {
+	if h.timer != nil {
+		// Rounds start at least a window apart, the window following what
+		// they cost and how busy the CPUs are (see pacer); a round after a
+		// quiet spell goes at once.
+		wait := h.f.pacer.hold(now, h.lastRound, h.costAvg)
+		h.window.Store(int64(h.f.pacer.window(h.costAvg)))
+		if wait > 0 {
 			h.timer.Reset(wait)
 			return
 		}
@@ -225,8 +223,9 @@ func (h *Hub) deliver() {
 			h.checkFlag(m, nanos, true)
 		}
 	}
-	h.lastCost = time.Since(now)
-	h.cost.Store(int64(h.lastCost))
+	cost := time.Since(now)
+	h.costAvg = averageCost(h.costAvg, cost)
+	h.cost.Store(int64(cost))
 	h.cutLaggards()
 	h.delivering = false
 	clear(h.roundIov)
