@@ -126,7 +126,7 @@ var (
 	descClusterPubDrop   = prometheus.NewDesc("fanout_cluster_publish_dropped_lines_total", "Lines not published (queue full or NATS down past its buffer).", nil, nil)
 	descClusterRecv      = prometheus.NewDesc("fanout_cluster_received_lines_total", "Lines received from other nodes.", nil, nil)
 	descClusterMissed    = prometheus.NewDesc("fanout_cluster_missed_lines_total", "Lines other nodes published that never arrived here (seen as a gap in their sequence: an outage, a NATS drop).", nil, nil)
-	descClusterDups      = prometheus.NewDesc("fanout_cluster_duplicate_lines_total", "Lines from other nodes that arrived a second time and were dropped.", nil, nil)
+	descClusterDups      = prometheus.NewDesc("fanout_cluster_duplicate_lines_total", "Lines from other nodes that arrived again, or behind a later message of the same node, and were dropped.", nil, nil)
 	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
 	descClusterInjDrop   = prometheus.NewDesc("fanout_cluster_inject_dropped_lines_total", "Lines received from other nodes but refused because local delivery was too far behind.", nil, nil)
 	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject that held no whole frames.", nil, nil)

@@ -128,6 +128,12 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if cl == nil {
 		return gnet.Close
 	}
+	if cl.reason != ReasonNone {
+		// Being closed (kicked, evicted, a late PROXY header): gnet's close
+		// is queued behind other tasks, and nothing it read meanwhile may
+		// be taken for lines.
+		return gnet.None
+	}
 	if cl.awaiting {
 		// Once per connection: the header comes first, and whatever
 		// followed it in this read is relayed below like any input.

@@ -165,9 +165,10 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 }
 
 // headerSweepPeriod is how often sweepHeaders looks for late headers: a
-// quarter of the timeout, so none is closed later than 1.25 times it.
+// quarter of the timeout, so none is closed later than 1.25 times it
+// (Validate keeps the timeout at 10ms or more: a sweep every 2.5ms at most).
 func headerSweepPeriod(timeout time.Duration) time.Duration {
-	return max(timeout/4, 5*time.Millisecond)
+	return max(timeout/4, time.Millisecond)
 }
 
 // sweepHeaders closes connections whose PROXY header is late, until

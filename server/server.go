@@ -154,6 +154,7 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Start() error {
 	s.started = time.Now()
 	if err := s.joinCluster(); err != nil {
+		s.closeWaiter()
 		return err
 	}
 	protoAddrs := make([]string, len(s.specs))

@@ -86,10 +86,25 @@ func TestLineSplitAcrossWrites(t *testing.T) {
 
 // TestEveryLineReachesEveryOther has 60 clients all sending at once and
 // checks exactly-once delivery to every other client, never to the sender,
-// in per-sender order.
+// in per-sender order: with coalescing off, with the self-tuning window
+// the daemon runs by default (pacer, CPU meter and hub timers), and with a
+// tight bound on it.
 func TestEveryLineReachesEveryOther(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		coalesce time.Duration
+	}{
+		{name: "coalescing off", coalesce: 0},
+		{name: "default window", coalesce: DefaultCoalesce},
+		{name: "1ms bound", coalesce: time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) { everyLineReachesEveryOther(t, Config{Loops: 2, Coalesce: tc.coalesce}) })
+	}
+}
+
+func everyLineReachesEveryOther(t *testing.T, cfg Config) {
 	const clients, perClient = 60, 40
-	s, _ := startServer(t, Config{Loops: 2})
+	s, _ := startServer(t, cfg)
 	cs := make([]*testClient, clients)
 	for i := range cs {
 		cs[i] = dial(t, s)

@@ -76,7 +76,13 @@ func (m *IdleMeter) Idle() (float64, bool) {
 		return 0, false
 	}
 	idle, total, err := m.read()
-	if err != nil || total <= m.total {
+	if err == nil && (idle < m.idle || total <= m.total) {
+		// No tick passed, or a counter went back (the kernel documents
+		// that iowait can): start over from this reading.
+		m.idle, m.total = idle, total
+		return 0, false
+	}
+	if err != nil {
 		return 0, false
 	}
 	frac := float64(idle-m.idle) / float64(total-m.total)

@@ -45,6 +45,15 @@ func TestIdleMeterCountsOnlyItsCPUs(t *testing.T) {
 	if !ok || idle != 0.4 {
 		t.Fatalf("Idle() = %v, %v; want 0.4 (20 idle+iowait of 50 ticks)", idle, ok)
 	}
+	// iowait went back (the kernel allows it): no reading, a new start.
+	writeStat(t, path, "130 0 0 110 5 0 0 10 90 0", "0 0 0 2000 0 0 0 0 0 0")
+	if idle, ok := m.Idle(); ok {
+		t.Fatalf("Idle() = %v after iowait went back; want no reading", idle)
+	}
+	writeStat(t, path, "140 0 0 120 5 0 0 10 90 0", "0 0 0 2000 0 0 0 0 0 0")
+	if idle, ok := m.Idle(); !ok || idle != 0.5 {
+		t.Fatalf("Idle() = %v, %v after the new start; want 0.5", idle, ok)
+	}
 	// Pinned elsewhere meanwhile: one reading to start over, then cpu1's.
 	m.affinity = cpusAre(1)
 	if _, ok := m.Idle(); ok {
