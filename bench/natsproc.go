@@ -206,12 +206,8 @@ func (p *natsProcess) pid() int { return p.cmd.Process.Pid }
 // after timeout.
 func (p *natsProcess) stop(timeout time.Duration) error {
 	_ = p.in.Close()
-	select {
-	case err := <-p.done:
+	if err, killed := awaitExit(p.cmd.Process, p.done, timeout); !killed {
 		return err
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("bench: NATS server %s did not stop within %s; killed", p.addrs.Client, timeout)
 	}
+	return fmt.Errorf("bench: NATS server %s did not stop within %s; killed", p.addrs.Client, timeout)
 }

@@ -88,3 +88,16 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// awaitExit waits up to timeout for the child process proc to exit, as
+// reported on done; past it, it kills the child and waits for that. It
+// returns what done delivered and whether the child had to be killed.
+func awaitExit[T any](proc *os.Process, done <-chan T, timeout time.Duration) (T, bool) {
+	select {
+	case v := <-done:
+		return v, false
+	case <-time.After(timeout):
+		_ = proc.Kill()
+		return <-done, true
+	}
+}

@@ -121,14 +121,10 @@ func StartProcess(kind string, extraArgs []string) (*Process, error) {
 func (p *Process) Stop(timeout time.Duration) error {
 	defer os.RemoveAll(p.dir)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
+	if err, killed := awaitExit(p.cmd.Process, p.done, timeout); !killed {
 		return err
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("bench: %s server ignored SIGTERM for %s; killed", p.Name, timeout)
 	}
+	return fmt.Errorf("bench: %s server ignored SIGTERM for %s; killed", p.Name, timeout)
 }
 
 // ServeBaseline runs the baseline server until SIGINT or SIGTERM; it is the

@@ -350,12 +350,7 @@ func stopWorkers(workers []*worker) {
 		_ = wk.in.Close()
 	}
 	for _, wk := range workers {
-		select {
-		case <-wk.done:
-		case <-time.After(5 * time.Second):
-			_ = wk.cmd.Process.Kill()
-			<-wk.done
-		}
+		awaitExit(wk.cmd.Process, wk.done, 5*time.Second)
 	}
 }
 

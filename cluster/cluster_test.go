@@ -158,16 +158,22 @@ func TestDomainDeliversEverywhere(t *testing.T) {
 		}
 	}
 	waitFor(t, "NATS subscriptions", func() bool { return ns.NumSubscriptions() >= nodes*2 })
+	waitJoined(t, ns2nodes, perNode)
+
+	exchange(t, clients, lines)
+}
+
+// waitJoined waits until every node has perNode clients.
+func waitJoined(t *testing.T, nodes []*node, perNode int) {
+	t.Helper()
 	waitFor(t, "every client to join its node", func() bool {
-		for _, n := range ns2nodes {
+		for _, n := range nodes {
 			if n.Connections() != perNode {
 				return false
 			}
 		}
 		return true
 	})
-
-	exchange(t, clients, lines)
 }
 
 // exchange has every client send lines lines (in writes of five) while

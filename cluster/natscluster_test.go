@@ -121,14 +121,7 @@ func TestNATSClusterDeliversEverywhere(t *testing.T) {
 		}
 	}
 	waitInterest(t, servers)
-	waitFor(t, "every client to join its node", func() bool {
-		for _, n := range all {
-			if n.Connections() != perNode {
-				return false
-			}
-		}
-		return true
-	})
+	waitJoined(t, all, perNode)
 	exchange(t, clients, lines)
 }
 

@@ -64,9 +64,13 @@
 // sealed. The EpollWaiter's goroutine only looks up members by descriptor
 // (under its own mutex) and calls [Member.Writable], which queues a task.
 // Counters and gauges are atomics written by one loop each, summed by Stats.
+// The Fanout's pacer keeps its duty in an atomic read by every hub; whichever
+// loop starts a round after the period revises it, under the pacer's mutex
+// taken with TryLock, so no loop ever waits for another (the Meter is only
+// called there, one caller at a time).
 //
-// Lock order: Registry shard locks, Hub.mu and EpollWaiter.mu are never
-// held together.
+// Lock order: Registry shard locks, Hub.mu, the pacer's mutex and
+// EpollWaiter.mu are never held together.
 //
 // # Bounds on memory
 //

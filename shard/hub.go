@@ -179,8 +179,8 @@ func (h *Hub) deliver() {
 		// Rounds start at least a window apart, the window following what
 		// they cost and how busy the CPUs are (see pacer); a round after a
 		// quiet spell goes at once.
-		wait := h.f.pacer.hold(now, h.lastRound, h.costAvg)
-		h.window.Store(int64(h.f.pacer.window(h.costAvg)))
+		wait, window := h.f.pacer.hold(now, h.lastRound, h.costAvg)
+		h.window.Store(int64(window))
 		if wait > 0 {
 			h.timer.Reset(wait)
 			return

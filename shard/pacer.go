@@ -92,14 +92,16 @@ func (p *pacer) window(cost time.Duration) time.Duration {
 }
 
 // hold returns how long a round due at now must still wait, given when the
-// previous round started (zero: never) and what rounds cost. Zero means
-// go now. Safe for concurrent use.
-func (p *pacer) hold(now, lastRound time.Time, cost time.Duration) time.Duration {
+// previous round started (zero: never) and what rounds cost, and the
+// window that wait comes from. A zero wait means go now. Safe for
+// concurrent use.
+func (p *pacer) hold(now, lastRound time.Time, cost time.Duration) (wait, window time.Duration) {
 	p.revise(now.UnixNano())
+	window = p.window(cost)
 	if lastRound.IsZero() {
-		return 0
+		return 0, window
 	}
-	return max(p.window(cost)-now.Sub(lastRound), 0)
+	return max(window-now.Sub(lastRound), 0), window
 }
 
 // revise updates the duty from the meter once per period; whoever comes

@@ -92,7 +92,7 @@ func TestPacerNeverExceedsTheCap(t *testing.T) {
 			if w := p.window(cost); w > limit || w < 0 {
 				t.Fatalf("cap %s: window %s for cost %s, duty %v", limit, w, cost, p.Duty())
 			}
-			if wait := p.hold(now, last, cost); wait > limit {
+			if wait, _ := p.hold(now, last, cost); wait > limit {
 				t.Fatalf("cap %s: held %s", limit, wait)
 			}
 		}
@@ -119,7 +119,7 @@ func TestPacerNeverHoldsALoneLine(t *testing.T) {
 			if tc.sinceLast > 0 {
 				last = clock.now
 			}
-			if wait := p.hold(clock.advance(tc.sinceLast), last, tc.cost); wait != 0 {
+			if wait, _ := p.hold(clock.advance(tc.sinceLast), last, tc.cost); wait != 0 {
 				t.Fatalf("a lone line was held %s", wait)
 			}
 		})
