@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,12 +118,21 @@ func TestRunStopsOnAWedgedTarget(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
+	sending := make(chan struct{})
+	var once sync.Once
+	progress := func(time.Duration, uint64) { once.Do(func() { close(sending) }) } // once a second while sending
 	go func() {
 		_, err := Run(ctx, Target{Name: "wedged", Addrs: []string{ln.Addr().String()}},
-			Workload{Clients: 4, Senders: 2, Size: 1000, Blast: true, Duration: time.Minute}, nil)
+			Workload{Clients: 4, Senders: 2, Size: 1000, Blast: true, Duration: time.Minute}, progress)
 		done <- err
 	}()
-	time.Sleep(500 * time.Millisecond) // let the senders fill the sockets and block
+	select { // the senders have been at it a second: their sockets are full and they block
+	case <-sending:
+	case err := <-done:
+		t.Fatalf("the run ended before sending: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run never started sending")
+	}
 	cancel()
 	select {
 	case <-done:

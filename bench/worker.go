@@ -156,10 +156,12 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	connectStart := time.Now()
 	for i, p := range ps {
 		wk, err := startWorker(i, p, inboxes, quit)
+		if wk != nil { // started, even if its plan could not be sent: stopWorkers must end it
+			workers = append(workers, wk)
+		}
 		if err != nil {
 			return nil, err
 		}
-		workers = append(workers, wk)
 	}
 	// wait collects one message of kind from every worker; ticks on the way
 	// go to onTick.
@@ -240,7 +242,6 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 		merge(res, m.Report)
 		h.Merge(hdrhistogram.Import(m.Hist))
 	}
-	res.LinesSent = 0
 	for _, k := range totals {
 		res.LinesSent += k
 	}

@@ -22,6 +22,7 @@ const (
 	DefaultPendingBytes  = 64 << 20 // received, not yet injected
 	nodeCheckTimeout     = time.Second
 	originHeader         = "Fanout-Node"
+	maxNodeNumber        = 1023 // snowflake's 10 node bits
 )
 
 // Config says how to join the domain.
@@ -222,7 +223,14 @@ func (b *Bridge) receive(m *nats.Msg) {
 		b.malformed.Add(1)
 		return
 	}
-	v, missed := b.origins.observe(origin, m.Header.Get(seqHeader), lines)
+	seq := m.Header.Get(seqHeader)
+	if n, err := strconv.Atoi(origin); err != nil || n < 0 || n > maxNodeNumber {
+		// Only node numbers are tracked, so a stray publisher on the
+		// subject cannot grow the per-origin state: its lines go through
+		// untracked.
+		seq = ""
+	}
+	v, missed := b.origins.observe(origin, seq, lines)
 	b.missed.Add(missed)
 	if v == duplicate {
 		b.duplicates.Add(uint64(lines))

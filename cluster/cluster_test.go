@@ -41,7 +41,15 @@ func logger() *slog.Logger {
 // startNATS runs an embedded NATS server on 127.0.0.1 (port -1: a free one).
 func startNATS(t *testing.T, port int) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	return startNATSWith(t, natsserver.Options{Port: port})
+}
+
+// startNATSWith runs an embedded NATS server on 127.0.0.1 with opts
+// (quiet, no signal handling), stopped at the test's end.
+func startNATSWith(t *testing.T, opts natsserver.Options) *natsserver.Server {
+	t.Helper()
+	opts.Host, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true
+	ns, err := natsserver.NewServer(&opts)
 	if err != nil {
 		t.Fatalf("nats server: %v", err)
 	}

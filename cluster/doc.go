@@ -8,7 +8,9 @@
 // origin node in a header, so a node never re-delivers its own lines.
 // Sender IDs are snowflakes, unique across the domain as long as node
 // numbers are: a joining node asks on a control subject whether a live
-// node already has its number, and refuses to start if one answers.
+// node already has its number, and refuses to start if one answers, or if
+// a node subscribed there does not answer in time (a hung node keeps its
+// number until NATS drops its connection).
 //
 // Delivery across nodes is at-most-once, like core NATS: lines published
 // while the connection is down wait in nats.go's bounded reconnect buffer
@@ -32,9 +34,12 @@
 // refuses injected batches while its event loops are far behind.
 //
 // Concurrency rule: Offer runs on event loops and only copies the batch
-// into a bounded channel (never blocks; a full channel drops and counts).
+// into a bounded channel (never blocks on it; a full channel drops and
+// counts); it holds queueMu's read lock, which Close takes to write only
+// while it closes the channel.
 // One publisher goroutine owns publishing and the outgoing sequence;
 // nats.go's subscription goroutine owns receiving, the per-origin sequence
-// state (one small entry per origin node number seen: at most 1024) and
+// state (one small entry per origin node number seen: at most 1024, since
+// an origin that is not a node number is not tracked) and
 // injects batches in arrival order. Counters are atomic.
 package cluster

@@ -468,16 +468,7 @@ func (f *freezer) url() string { return "nats://" + f.ln.Addr().String() }
 // gives up on it after ping_interval × ping_max; the test sets them to
 // 100 ms × 2 and logs how long taking the number over took.
 func TestVanishedNodeNumberFreedByPings(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		PingInterval: 100 * time.Millisecond, MaxPingsOut: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
+	ns := startNATSWith(t, natsserver.Options{Port: -1, PingInterval: 100 * time.Millisecond, MaxPingsOut: 2})
 	proxy := startFreezer(t, ns.Addr().String())
 	startNode(t, proxy.url(), 2)
 	n1 := startNode(t, ns.ClientURL(), 1)
@@ -486,13 +477,16 @@ func TestVanishedNodeNumberFreedByPings(t *testing.T) {
 	silent := connID(t, ns, "fanout node 2")
 	proxy.freeze()
 	frozen := time.Now()
-	dropped := make(chan time.Duration, 1)
+	dropped := make(chan time.Duration, 1) // buffered: the watcher never blocks
+	watching := make(chan struct{})
 	go func() { // when the server gives up on the silent connection
+		defer close(watching)
 		for hasConn(ns, silent) && time.Since(frozen) < 15*time.Second {
 			time.Sleep(5 * time.Millisecond)
 		}
 		dropped <- time.Since(frozen)
 	}()
+	t.Cleanup(func() { <-watching }) // registered after the server's: runs before it stops
 	refused := 0
 	var again *node
 	waitFor(t, "a new node 2 to start", func() bool {
