@@ -110,7 +110,8 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 
 	start := time.Now().Add(settle)
 	var srv serverWatch
-	h, err := r.measure(ctx, start, res, func(sent []uint64) ([]uint64, error) { return sent, nil }, &srv)
+	h, err := r.measure(ctx, start, res, func(sent []uint64) ([]uint64, error) { return sent, nil }, &srv,
+		func() error { srv.endSample(r.target); return nil })
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +183,12 @@ func (sw *serverWatch) sampleAfter(ctx context.Context, w Workload, t Target, re
 // then the drain; it fills res with this process's account and returns its
 // latency histogram. totals turns the counts of lines this process's
 // senders wrote into every sender's: the same counts in one process, the
-// parent's sum in a worker. srv, when not nil, samples the target.
+// parent's sum in a worker. srv, when not nil, samples the target when
+// the first line is sent. drained runs once the drain ended and before any
+// socket is closed, so that the server's end sample (taken there, or by
+// the parent of workers) never counts the work of closing connections.
 func (r *run) measure(ctx context.Context, start time.Time, res *Result,
-	totals func(sent []uint64) ([]uint64, error), srv *serverWatch) (*hdrhistogram.Histogram, error) {
+	totals func(sent []uint64) ([]uint64, error), srv *serverWatch, drained func() error) (*hdrhistogram.Histogram, error) {
 	w := r.w
 	r.winFrom = start.Add(w.Warmup).UnixNano()
 	r.winTo = start.Add(w.Warmup + w.Duration).UnixNano()
@@ -243,10 +247,11 @@ func (r *run) measure(ctx context.Context, start time.Time, res *Result,
 		time.Sleep(5 * time.Millisecond)
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
-	if srv != nil {
-		srv.endSample(r.target)
-	}
 	res.GeneratorCPUSeconds = (selfCPU() - genBefore).Seconds()
+	if err := drained(); err != nil {
+		_ = endReaders()
+		return nil, err
+	}
 	if err := endReaders(); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,8 @@ import (
 //	worker → parent  tick …               deliveries in each second (progress)
 //	worker → parent  sent                 lines its senders wrote
 //	parent → worker  totals               every sender's count, summed
+//	worker → parent  drained              the drain ended; no socket closed yet
+//	parent → worker  sampled              the servers' end sample is taken
 //	worker → parent  report               its counts and latency histogram
 //
 // A worker ends when its stdin closes: the parent stops every worker when
@@ -229,11 +231,17 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	if err := tellAll(workers, workerMsg{Kind: "totals", Counts: totals}); err != nil {
 		return nil, err
 	}
+	if _, err := wait("drained"); err != nil {
+		return nil, err
+	}
+	srv.endSample(target) // before any worker closes its sockets
+	if err := tellAll(workers, workerMsg{Kind: "sampled"}); err != nil {
+		return nil, err
+	}
 	reports, err := wait("report")
 	if err != nil {
 		return nil, err
 	}
-	srv.endSample(target)
 	h := hdrhistogram.New(histMin, histMax, 3)
 	for i, m := range reports {
 		if m.Report == nil || m.Hist == nil {
@@ -425,7 +433,13 @@ func runWorker(stdin io.Reader, stdout, stderr io.Writer) int {
 		say(workerMsg{Kind: "sent", Counts: sent})
 		m, err := next("totals")
 		return m.Counts, err
-	}, nil)
+	}, nil, func() error {
+		// The parent samples the servers once every worker has drained;
+		// closing this worker's sockets waits for that.
+		say(workerMsg{Kind: "drained"})
+		_, err := next("sampled")
+		return err
+	})
 	if err != nil {
 		return fail(err)
 	}
