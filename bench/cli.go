@@ -137,7 +137,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 		}
-		sc.NATSServers = 0 // none started: the nodes join --cluster
+		sc.Cluster = o.cluster // none started: the nodes join it
 	}
 	if o.workers < 0 || o.workers > sc.Clients {
 		fmt.Fprintf(stderr, "fanout bench: --workers must be 0..clients (%d), got %d\n", sc.Clients, o.workers)
@@ -334,27 +334,31 @@ func (o *options) clustered(sc Scenario) bool {
 // progressPrinter returns a live progress line writer when log is a
 // terminal, nil (silent) otherwise.
 func progressPrinter(log io.Writer) func(time.Duration, uint64) {
-	f, ok := log.(*os.File)
-	if !ok {
-		return nil
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(log) {
 		return nil
 	}
 	return func(elapsed time.Duration, delivered uint64) {
-		fmt.Fprintf(f, "\r%6.1fs  %10d deliveries/s   ", elapsed.Seconds(), delivered)
+		fmt.Fprintf(log, "\r%6.1fs  %10d deliveries/s   ", elapsed.Seconds(), delivered)
 	}
 }
 
 // endProgressLine returns the newline that ends a live progress line on a
 // terminal, so what follows starts on a line of its own.
 func endProgressLine(log io.Writer) string {
-	if f, ok := log.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return "\n"
-		}
+	if isTerminal(log) {
+		return "\n"
 	}
 	return ""
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // median returns, per field that the table shows, the median over runs;
@@ -417,7 +421,7 @@ func describe(sc Scenario) string {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
 	}
 	switch {
-	case sc.NATSServers == 0:
+	case sc.Cluster != "":
 		fmt.Fprintf(&b, "\n%d fanout node(s) through an existing NATS (--cluster)", sc.Nodes)
 	case sc.Nodes > 1 || sc.NATSServers > 1:
 		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s) started by the harness", sc.Nodes, sc.NATSServers)

@@ -47,10 +47,12 @@ func sampleProc(pid int) procSample {
 
 // sampleProcs sums the samples of several processes (peaks are summed too:
 // an upper bound of the combined peak).
-func sampleProcs(pids []int) procSample {
+func sampleProcs(pids []int) procSample { return sumSamples(sampleEach(pids)) }
+
+// sumSamples adds samples up.
+func sumSamples(samples []procSample) procSample {
 	var sum procSample
-	for _, pid := range pids {
-		s := sampleProc(pid)
+	for _, s := range samples {
 		sum.cpu += s.cpu
 		sum.rss += s.rss
 		sum.hwm += s.hwm

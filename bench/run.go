@@ -154,17 +154,17 @@ type serverWatch struct {
 
 // startSample samples the target when the first line is sent.
 func (sw *serverWatch) startSample(t Target, res *Result) {
-	sw.before = sampleProcs(t.PIDs)
+	sw.nodesBefore = sampleEach(t.PIDs) // one reading of each: the sum and the parts agree
+	sw.before = sumSamples(sw.nodesBefore)
 	sw.natsBefore = sampleProcs(t.NATSPIDs)
-	sw.nodesBefore = sampleEach(t.PIDs)
 	res.ServerRSSConnectedBytes = sw.before.rss
 }
 
 // endSample samples the target after the drain.
 func (sw *serverWatch) endSample(t Target) {
-	sw.after = sampleProcs(t.PIDs)
-	sw.natsAfter = sampleProcs(t.NATSPIDs)
 	sw.nodesAfter = sampleEach(t.PIDs)
+	sw.after = sumSamples(sw.nodesAfter)
+	sw.natsAfter = sampleProcs(t.NATSPIDs)
 }
 
 // sampleAfter waits w.After once the clients left and samples the servers' RSS.

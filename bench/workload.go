@@ -29,8 +29,9 @@ type Workload struct {
 type Scenario struct {
 	Name        string
 	Note        string
-	Nodes       int // fanout nodes the harness starts (0 = 1)
-	NATSServers int // NATS servers joining them as one cluster (0 = 1)
+	Nodes       int    // fanout nodes the harness starts (0 = 1)
+	NATSServers int    // NATS servers joining them as one cluster (0 = 1); none with Cluster
+	Cluster     string // an existing NATS the nodes join instead (--cluster)
 	Workload
 }
 
