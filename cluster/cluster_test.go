@@ -419,6 +419,12 @@ func TestCleanShutdownIsNoOutage(t *testing.T) {
 	if _, err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// nats.go runs its disconnect handler on a goroutine of its own, which
+	// Close does not wait for: wait for the handler's verdict first.
+	waitFor(t, "the disconnect handler", func() bool {
+		out := logs.String()
+		return strings.Contains(out, "NATS connection closed") || strings.Contains(out, "connection lost")
+	})
 	if out := logs.String(); strings.Contains(out, "connection lost") || strings.Contains(out, "level=WARN") {
 		t.Fatalf("a clean shutdown logged a warning:\n%s", out)
 	}
