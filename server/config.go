@@ -107,8 +107,10 @@ type Config struct {
 	// "ERR overload" and closed. Default 8 MiB; at least one full line.
 	MaxHeld int
 	// MaxConns caps concurrent connections; past it a client gets
-	// "ERR server full". Default (0): the process's open-file limit less a
-	// small reserve, so the server says "full" before accept fails.
+	// "ERR server full". Default (0): as many as the process's open-file
+	// limit allows once the descriptors the server needs for itself are
+	// kept back (fdReserve: about 200 with the defaults), so that accept
+	// never runs out of descriptors. New refuses a larger value.
 	MaxConns int
 	// DrainTimeout bounds how long shutdown waits for queued lines to reach
 	// their clients. Default 5s.
@@ -160,6 +162,12 @@ type Config struct {
 	// from a file instead (trailing whitespace dropped); not both.
 	AdminToken     string `json:"-"`
 	AdminTokenFile string
+	// AdminReads makes the endpoints that show clients or the process's
+	// insides (GET /connz, GET /connz/{id}, /debug/pprof/) need the admin
+	// token too. Default false: the metrics listener is off unless asked
+	// for and meant for a private address, where dashboards read /connz
+	// without credentials. Needs an admin token.
+	AdminReads bool
 
 	// ClusterURLs, when set, joins this node to a broadcast domain through
 	// the NATS server(s) at these comma-separated nats:// URLs.
@@ -208,9 +216,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHeld == 0 {
 		c.MaxHeld = DefaultMaxHeld
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = defaultMaxConns()
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
@@ -267,8 +272,8 @@ func (c Config) Validate() error {
 			max(minMaxLag, 4*(c.MaxLine+frameOverhead)), c.MaxLag)
 	case c.MaxHeld < c.MaxLine+2:
 		return bad("--max-held", "must hold at least one full line with its CRLF (%d bytes), got %d", c.MaxLine+2, c.MaxHeld)
-	case c.MaxConns < 1:
-		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
+	case c.MaxConns < 0:
+		return bad("--max-conns", "must be at least 1 (or 0: as many as the open-file limit allows), got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
 	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
@@ -318,6 +323,12 @@ func (c Config) Validate() error {
 	if c.AdminToken != "" && c.AdminTokenFile != "" {
 		return bad("--admin-token", "give the token or a file holding it (--admin-token-file), not both")
 	}
+	if c.AdminReads && c.AdminToken == "" && c.AdminTokenFile == "" {
+		return bad("--admin-reads", "needs an admin token (--admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token)")
+	}
+	if c.AdminReads && c.MetricsAddr == "" {
+		return bad("--admin-reads", "needs --metrics-addr: it guards endpoints of the metrics listener")
+	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return bad("--metrics-addr", "%q is not host:port: %v", c.MetricsAddr, err)
@@ -342,6 +353,7 @@ type listenSpec struct {
 	network string // "tcp" or "unix"
 	address string // host:port, or a socket path
 	proxy   bool   // connections begin with a PROXY header
+	flag    string // the flag that named it: --addr or --direct-addr
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
@@ -374,13 +386,13 @@ func parseListenList(flag, list string, proxy bool) ([]listenSpec, error) {
 			if path == "" || !strings.HasPrefix(path, "/") {
 				return nil, bad(flag, "%q: a unix socket needs an absolute path, unix:///run/fanout.sock", a)
 			}
-			specs = append(specs, listenSpec{network: "unix", address: path, proxy: proxy})
+			specs = append(specs, listenSpec{network: "unix", address: path, proxy: proxy, flag: flag})
 			continue
 		}
 		if err := validateAddr(flag, a); err != nil {
 			return nil, err
 		}
-		specs = append(specs, listenSpec{network: "tcp", address: a, proxy: proxy})
+		specs = append(specs, listenSpec{network: "tcp", address: a, proxy: proxy, flag: flag})
 	}
 	for i, l := range specs {
 		// gnet finds a listener by its address as given, so two alike

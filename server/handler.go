@@ -47,31 +47,25 @@ type loopStats struct {
 }
 
 // handler implements gnet.EventHandler. Each method runs on the event loop
-// of the connection it is called for (OnBoot/OnShutdown on the engine's).
+// of the connection it is called for (OnBoot/OnShutdown, the built-in
+// no-ops, on the goroutine that starts or stops the loops).
 type handler struct {
 	gnet.BuiltinEventEngine
 	s *Server
 }
 
-func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	h.s.eng = eng
-	defer close(h.s.booted)
-	if err := h.s.learnAddrs(); err != nil {
-		h.s.bootErr = err
-		return gnet.Shutdown
-	}
-	return gnet.None
-}
-
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
-	if s.draining.Load() {
-		return nil, gnet.Close
-	}
 	remote := addrString(c.RemoteAddr())
-	if s.open.Add(1) > int64(s.cfg.MaxConns) {
+	if a, ok := c.Context().(*admission); ok {
+		a.opened.Store(true) // the acceptor took its --max-conns slot
+	} else if s.open.Add(1) > int64(s.cfg.MaxConns) {
 		s.open.Add(-1)
 		return s.refuse(remote, ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
+	}
+	if s.draining.Load() {
+		s.open.Add(-1)
+		return nil, gnet.Close
 	}
 	ip := sourceIP(c.RemoteAddr())
 	proxied := s.expectsHeader(c)

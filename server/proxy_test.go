@@ -228,32 +228,6 @@ func TestAllListenersExpectHeaders(t *testing.T) {
 	}
 }
 
-func TestMatchListener(t *testing.T) {
-	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
-	bound := []net.Addr{tcp("0.0.0.0:9000"), tcp("127.0.0.2:9000"), tcp("127.0.0.1:9001"),
-		&net.UnixAddr{Net: "unix", Name: "/run/a.sock"}, tcp("[::]:9002")}
-	cases := []struct {
-		name  string
-		local net.Addr
-		want  int
-	}{
-		{name: "exact address beats the wildcard", local: tcp("127.0.0.2:9000"), want: 1},
-		{name: "wildcard", local: tcp("127.0.0.3:9000"), want: 0},
-		{name: "exact", local: tcp("127.0.0.1:9001"), want: 2},
-		{name: "v4-mapped on a dual-stack wildcard", local: tcp("[::ffff:127.0.0.1]:9002"), want: 4},
-		{name: "unix path", local: &net.UnixAddr{Net: "unix", Name: "/run/a.sock"}, want: 3},
-		{name: "unknown port", local: tcp("127.0.0.1:9999"), want: -1},
-		{name: "unknown path", local: &net.UnixAddr{Net: "unix", Name: "/run/b.sock"}, want: -1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := matchListener(bound, tc.local); got != tc.want {
-				t.Errorf("matchListener(%v) = %d, want %d", tc.local, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestProxyConfig(t *testing.T) {
 	cases := []struct {
 		name     string
