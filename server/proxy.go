@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -82,7 +83,7 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 		return gnet.None
 	}
 	if err != nil {
-		h.s.log.Warn("bad PROXY header", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
+		h.s.limitedLog(logProxy, slog.LevelWarn, "bad PROXY header", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"buffered", len(buf), "err", err)
 		cl.stopAwaiting()
 		return h.reject(cl, ReasonProxyHeader, msgProxyHeader)
@@ -94,14 +95,14 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 	cl.stopAwaiting()
 	if src != nil {
 		cl.via = cl.addr
-		cl.addr = addrString(src)
+		cl.addr = sanitize(addrString(src))
 	}
 	ip := sourceIP(src)
 	if src == nil {
 		ip = sourceIP(cl.conn.RemoteAddr())
 	}
 	if !h.s.perIP.acquire(ip) {
-		h.s.log.Warn("connection refused", "remote", cl.addr, "via", cl.via, "reason", ReasonTooManyConns.String(),
+		h.s.limitedLog(logRefused, slog.LevelWarn, "connection refused", "remote", cl.addr, "via", cl.via, "reason", ReasonTooManyConns.String(),
 			"max_conns_per_ip", h.s.cfg.MaxConnsPerIP)
 		return h.reject(cl, ReasonTooManyConns, msgTooMany)
 	}
@@ -159,7 +160,7 @@ func (s *Server) closeLateHeaders(ls *loopStats, now int64) {
 		buffered := cl.conn.InboundBuffered()
 		cl.stopAwaiting()
 		cl.reason = ReasonProxyHeader
-		s.log.Warn("no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
+		s.limitedLog(logProxy, slog.LevelWarn, "no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"proxy_header_timeout", s.cfg.ProxyHeaderTimeout, "buffered", buffered)
 		_, _ = cl.conn.Write(msgProxyHeader) // gnet writes it before it closes
 		if err := cl.conn.Close(); err != nil {
