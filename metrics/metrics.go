@@ -18,29 +18,31 @@ import (
 
 // Snapshot is the server's state at one scrape.
 type Snapshot struct {
-	Open         int64             // connections open now
-	Accepted     uint64            // connections accepted since start
-	Closed       map[string]uint64 // connections closed, by reason
-	LinesIn      uint64            // lines relayed
-	LinesDropped uint64            // lines dropped by flood control (--flood=drop)
-	Deliveries   uint64            // lines handed to recipients' sockets
-	BytesIn      uint64            // bytes read from clients
-	BytesOut     uint64            // bytes handed to clients' sockets
-	Batches      uint64            // batches sealed
-	Rounds       uint64            // delivery rounds run
-	Writes       uint64            // writes to client sockets
-	ShardConns   []int             // connections per registry shard
-	LogBytes     int64             // bytes the delivery logs hold now (each batch once)
-	BehindBytes  int64             // how far behind the slowest client is
-	SocketsFull  int64             // client sockets waiting for room
-	Backpressure bool              // senders are held back now
-	Congestions  uint64            // times senders began to be held back
-	SendersHeld  int64             // senders whose input waits unread now
-	LostTasks    uint64            // tasks an event loop refused (it was shutting down)
-	Window       float64           // seconds: the widest coalescing window of the last rounds
-	RoundCost    float64           // seconds: the longest last round's write time
-	Duty         float64           // share of a loop's time delivery rounds may take (0: coalescing off)
-	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
+	Open          int64             // connections open now
+	Accepted      uint64            // connections accepted since start
+	Closed        map[string]uint64 // connections closed, by reason
+	LinesIn       uint64            // lines relayed
+	LinesDropped  uint64            // lines dropped by flood control (--flood=drop)
+	Deliveries    uint64            // lines handed to recipients' sockets
+	BytesIn       uint64            // bytes read from clients
+	BytesOut      uint64            // bytes handed to clients' sockets
+	Batches       uint64            // batches sealed
+	Rounds        uint64            // delivery rounds run
+	Writes        uint64            // writes to client sockets
+	ShardConns    []int             // connections per registry shard
+	LogBytes      int64             // bytes the delivery logs hold now (each batch once)
+	BehindBytes   int64             // how far behind the slowest client is
+	SocketsFull   int64             // client sockets waiting for room
+	Backpressure  bool              // senders are held back now
+	Congestions   uint64            // times senders began to be held back
+	SendersHeld   int64             // senders whose input waits unread now
+	LostTasks     uint64            // tasks an event loop refused (it was shutting down)
+	Window        float64           // seconds: the widest coalescing window of the last rounds
+	RoundCost     float64           // seconds: the longest last round's write time
+	Duty          float64           // share of a loop's time delivery rounds may take (0: coalescing off)
+	AcceptErrors  uint64            // accept calls that failed and were retried (descriptors used up, …)
+	LogSuppressed map[string]uint64 // rate-limited log lines held back, by kind
+	Cluster       *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
 // ClusterSnapshot is the NATS bridge's state.
@@ -120,6 +122,8 @@ var (
 	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
 	descDuty       = prometheus.NewDesc("fanout_coalesce_duty", "The share of an event loop's time delivery rounds may take, as the pacer chose it from how busy the CPUs are (0: coalescing off).", nil, nil)
 	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
+	descAcceptErrs = prometheus.NewDesc("fanout_accept_errors_total", "Accept calls that failed and were retried after a pause (descriptors or memory used up, a queued connection that died).", nil, nil)
+	descSuppressed = prometheus.NewDesc("fanout_log_lines_suppressed_total", "Log lines a peer can cause (refusals, bad PROXY headers, closes for cause, wrong tokens) held back by the log rate limit, by kind.", []string{"kind"}, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
 	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
@@ -137,6 +141,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
 		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost, descDuty,
+		descAcceptErrs, descSuppressed,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
 		ch <- d
@@ -181,6 +186,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descWindow, s.Window)
 	gauge(descRoundCost, s.RoundCost)
 	gauge(descDuty, s.Duty)
+	counter(descAcceptErrs, s.AcceptErrors)
+	for kind, n := range s.LogSuppressed {
+		counter(descSuppressed, n, kind)
+	}
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

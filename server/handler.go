@@ -86,7 +86,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
 		if err := c.SetKeepAlivePeriod(s.cfg.TCPKeepAlive); err != nil {
-			s.log.Warn("cannot set TCP keep-alive", "remote", remote, "err", err)
+			s.limitedLog(logAccept, slog.LevelWarn, "cannot set TCP keep-alive", "remote", remote, "err", err)
 		}
 	}
 	if proxied {
@@ -112,7 +112,7 @@ func (s *Server) join(cl *client) {
 // refuse turns a new connection away with msg. Runs on its loop.
 func (s *Server) refuse(remote string, reason Reason, msg []byte, limit string, value any) ([]byte, gnet.Action) {
 	s.closed[reason].Add(1)
-	s.log.Warn("connection refused", "remote", remote, "reason", reason.String(), limit, value)
+	s.limitedLog(logRefused, slog.LevelWarn, "connection refused", "remote", remote, "reason", reason.String(), limit, value)
 	return msg, gnet.Close
 }
 
@@ -300,7 +300,16 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		if err != nil && reason == ReasonIOError {
 			attrs = append(attrs, "err", err)
 		}
-		s.log.Log(context.Background(), level, "connection closed", attrs...)
+		switch {
+		case level == slog.LevelDebug: // every close, when the operator asked for them
+			s.log.Log(context.Background(), level, "connection closed", attrs...)
+		case reason == ReasonProxyHeader:
+			s.limitedLog(logProxy, level, "connection closed", attrs...)
+		case reason == ReasonSlowConsumer:
+			s.limitedLog(logSlow, level, "connection closed", attrs...)
+		default: // a peer can cause these at will: rate-limited
+			s.limitedLog(logClosed, level, "connection closed", attrs...)
+		}
 	}
 	return gnet.None
 }
