@@ -419,6 +419,9 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Window:       st.Window.Seconds(),
 		RoundCost:    st.RoundCost.Seconds(),
 		Duty:         st.Duty,
+
+		AcceptErrors:  s.acceptErrors.Load(),
+		LogSuppressed: s.logLimits.suppressedTotals(),
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
@@ -478,13 +481,16 @@ func (s *Server) closeWaiter() {
 
 // Summary is what Shutdown reports.
 type Summary struct {
-	Uptime    time.Duration
-	Accepted  uint64
-	Lines     uint64 // lines relayed
-	Writes    uint64 // writes to client sockets
-	Evicted   uint64 // slow consumers cut off
-	Drained   bool   // every queued byte was handed to the kernel in time
-	Remaining int    // bytes still queued when the drain ended
+	Uptime   time.Duration
+	Accepted uint64
+	Lines    uint64 // lines relayed
+	Writes   uint64 // writes to client sockets
+	Evicted  uint64 // slow consumers cut off
+	Drained  bool   // every queued byte was handed to the kernel in time
+	// Undelivered is what was left unwritten when the drain ended: each
+	// byte once, however many clients were owed it (it is held once).
+	Undelivered int64
+	Owed        int // clients that were owed any of it
 }
 
 // Shutdown stops taking connections and lines (/readyz turns 503), waits
@@ -513,8 +519,17 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	<-s.reclaimed
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-	sum.Remaining, sum.Drained = s.drain(drainCtx)
+	_, sum.Drained = s.drain(drainCtx)
 	cancel()
+	if !sum.Drained {
+		uctx, cancel := context.WithTimeout(ctx, time.Second)
+		if u, err := s.fan.Undelivered(uctx); err == nil {
+			sum.Undelivered, sum.Owed = u.Bytes, u.Members
+		} else {
+			s.log.Warn("cannot tell what is left undelivered", "err", err)
+		}
+		cancel()
+	}
 
 	s.stopping.Store(true)
 	stopErr := s.stopAccepting(ctx.Done())
@@ -538,7 +553,8 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	sum.Accepted, sum.Lines, sum.Writes, sum.Evicted = s.accepted.Load(), st.Frames, st.Writes, st.Evictions
 	s.log.Info("shutdown complete", "uptime", sum.Uptime.Round(time.Millisecond),
 		"accepted", sum.Accepted, "lines", sum.Lines, "deliveries", st.Deliveries, "writes", sum.Writes,
-		"slow_consumers", sum.Evicted, "drained", sum.Drained, "undelivered_bytes", sum.Remaining)
+		"slow_consumers", sum.Evicted, "drained", sum.Drained, "undelivered_bytes", sum.Undelivered, "clients_owed", sum.Owed)
+	s.reportSuppressed()
 	if err := errors.Join(stopErr, runErr, webErr); err != nil {
 		return sum, fmt.Errorf("server: shutdown: %w", err)
 	}
