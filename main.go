@@ -110,7 +110,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
 	fs.StringVar(&c.Flood, "flood", c.Flood, "past --rate-limit: close (send ERR flood and close) or drop (drop and count the excess)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
-	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive period (0 = off)")
+	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
 	fs.Func("unix-mode", "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)", func(v string) error {
 		m, err := strconv.ParseUint(v, 8, 32)

@@ -27,6 +27,10 @@ const (
 	DefaultMaxHeld       = 8 << 20
 	DefaultDrainTimeout  = 5 * time.Second
 	DefaultCoalesce      = 250 * time.Millisecond
+	// DefaultTCPKeepAlive is the --tcp-keepalive default: a dead peer is
+	// found within 2 minutes, at the cost of one probe a minute on a
+	// connection that is otherwise silent.
+	DefaultTCPKeepAlive = time.Minute
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
 	// listener may take to send its header.
 	DefaultProxyHeaderTimeout = 5 * time.Second
@@ -141,8 +145,14 @@ type Config struct {
 	// IdleTimeout closes a connection that has sent nothing for this long;
 	// 0 (default) never does. Receiving does not count as activity.
 	IdleTimeout time.Duration
-	// TCPKeepAlive is the keep-alive probe period on TCP connections; 0
-	// (default) leaves keep-alive off.
+	// TCPKeepAlive is the keep-alive period on TCP connections: after
+	// this long without traffic the kernel probes the peer, every fifth of
+	// it, and closes the connection after 5 unanswered probes, so a peer
+	// that vanished without a FIN (a host gone, a NAT that forgot it) is
+	// closed within twice this, as NATS finds dead clients by pinging
+	// them. 0 is off. Zero is a valid setting, so it is not defaulted
+	// here: the --tcp-keepalive flag (and DefaultConfig) default to
+	// DefaultTCPKeepAlive, 1m. At least 1s when set.
 	TCPKeepAlive time.Duration
 	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
 	// processes can share a port. Needs a fixed port.
@@ -191,7 +201,7 @@ const (
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
-	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce}.withDefaults()
+	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce, TCPKeepAlive: DefaultTCPKeepAlive}.withDefaults()
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -288,8 +298,8 @@ func (c Config) Validate() error {
 		return bad("--flood", "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
 	case c.IdleTimeout < 0:
 		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
-	case c.TCPKeepAlive < 0:
-		return bad("--tcp-keepalive", "must not be negative, got %s", c.TCPKeepAlive)
+	case c.TCPKeepAlive < 0 || (c.TCPKeepAlive > 0 && c.TCPKeepAlive < time.Second):
+		return bad("--tcp-keepalive", "must be 0 (off) or at least 1s (the kernel counts in seconds), got %s", c.TCPKeepAlive)
 	case c.UnixMode&^os.ModePerm != 0:
 		return bad("--unix-mode", "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
 	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
