@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -256,4 +257,99 @@ func relay(t *testing.T, clients []net.Conn, what string) {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// TestUnixPathNotASocketExits2: `fanout serve --addr unix://DIR` refuses
+// to start (status 2, one line naming --addr) and leaves DIR and what is
+// in it alone.
+func TestUnixPathNotASocketExits2(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "precious"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	code := runWithEnv([]string{"serve", "--addr", "unix://" + dir}, io.Discard, &stderr, func(string) string { return "" })
+	if code != 2 || !strings.Contains(stderr.String(), "invalid --addr") || !strings.Contains(stderr.String(), "a directory") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming --addr and the directory", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "precious")); err != nil {
+		t.Fatalf("the directory's contents are gone: %v", err)
+	}
+}
+
+// TestSignals: SIGHUP is logged and ignored (it used to end the process
+// at once with status 129, leaving the ready file and the socket); SIGTERM
+// drains and exits 0; a second SIGTERM during the drain exits 1 at once.
+// Either way the ready file and the unix socket are gone afterwards.
+func TestSignals(t *testing.T) {
+	t.Run("SIGHUP then SIGTERM", func(t *testing.T) {
+		sock := filepath.Join(t.TempDir(), "fanout.sock")
+		d := startDaemon(t, 0, nil, "--addr", "127.0.0.1:0,unix://"+sock, "--metrics-addr", "127.0.0.1:0")
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the SIGHUP log line", func() bool { return strings.Contains(d.logs.String(), "SIGHUP ignored") })
+		if code, _ := d.get(t, "/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz after SIGHUP = %d", code)
+		}
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatalf("the socket after SIGHUP: %v", err)
+		}
+		_ = c.Close()
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitProcess(t, d.cmd, 20*time.Second); err != nil {
+			t.Fatalf("exit after SIGTERM: %v, want 0\n%s", err, d.logs.String())
+		}
+		expectGone(t, d.readyFile, sock)
+	})
+	t.Run("second SIGTERM during the drain", func(t *testing.T) {
+		sock := filepath.Join(t.TempDir(), "fanout.sock")
+		d := startDaemon(t, 0, nil, "--addr", "127.0.0.1:0,unix://"+sock, "--drain-timeout", "60s")
+		// A client that never reads keeps the drain busy.
+		stalled, err := net.Dial("tcp", d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stalled.Close()
+		_ = stalled.(*net.TCPConn).SetReadBuffer(4096)
+		sender, err := net.Dial("tcp", d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sender.Close()
+		line := strings.Repeat("x", 1000) + "\n"
+		for range 8 {
+			if _, err := sender.Write([]byte(strings.Repeat(line, 1000))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the drain", func() bool { return strings.Contains(d.logs.String(), "signal received, draining") })
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		err = waitProcess(t, d.cmd, 20*time.Second)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("exit after a second SIGTERM: %v, want status 1\n%s", err, d.logs.String())
+		}
+		expectGone(t, d.readyFile, sock)
+	})
+}
+
+func expectGone(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s outlived the server: %v", p, err)
+		}
+	}
 }
