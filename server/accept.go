@@ -157,15 +157,19 @@ func (s *Server) enroll(a *admission, c net.Conn) {
 	}
 }
 
-// stopAccepting closes the listeners, waits for the accept goroutines and
-// the connections being handed over (until ctx ends: a dead loop never
-// answers), and removes the unix sockets. Idempotent.
+// stopAccepting closes the listeners and removes the unix sockets that are
+// still the server's (a path someone replaced is left alone, with a
+// warning), then waits for the accept goroutines and the connections
+// being handed over, until done closes (a dead loop never answers).
+// Idempotent.
 func (s *Server) stopAccepting(done <-chan struct{}) error {
 	var err error
 	s.stopAcceptOnce.Do(func() {
 		s.listenersClosed.Store(true)
 		close(s.stopAccept)
-		err = s.closeListeners()
+		if cerr := s.closeListeners(); cerr != nil {
+			s.log.Warn("closing the listeners", "err", cerr)
+		}
 		waited := make(chan struct{})
 		go func() {
 			s.acceptWG.Wait()
