@@ -184,7 +184,7 @@ func TestShutdownDrainIsBounded(t *testing.T) {
 // TestShutdownSummaryCountsBytesOnce: twenty clients that never read are
 // owed the same 8 MB; the summary reports what was really left unwritten
 // (at most the 8 MB, which the server holds once) and that twenty
-// clients were owed it, not the twenty backlogs added up (about 160 MB).
+// clients were owed it, not the twenty backlogs added up (81 MB here before the fix).
 func TestShutdownSummaryCountsBytesOnce(t *testing.T) {
 	const stalledClients = 20
 	s, logs := startServer(t, Config{DrainTimeout: 200 * time.Millisecond})
