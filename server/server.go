@@ -281,6 +281,10 @@ func (s *Server) afterBoot() error {
 			return err
 		}
 		s.web = web
+		if ap, err := netip.ParseAddrPort(web.Addr().String()); err == nil && !ap.Addr().IsLoopback() && !s.cfg.AdminReads {
+			s.log.Warn("the metrics listener is not on loopback and serves /connz (client addresses) and pprof without a token; "+
+				"bind it to a private address or set --admin-reads", "metrics_addr", web.Addr().String(), "pprof", s.cfg.Pprof)
+		}
 	}
 	go s.sweepIdle()
 	go s.sweepHeaders()
