@@ -328,7 +328,7 @@ func (s *Server) evict(m *shard.Member, cause error) {
 		s.log.Debug("write failed", "id", m.ID, "remote", cl.addr, "err", cause)
 	} else {
 		cl.reason = ReasonSlowConsumer
-		s.log.Warn("disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
+		s.limitedLog(logSlow, slog.LevelWarn, "disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
 			"write_deadline", s.cfg.WriteDeadline, "max_lag", s.cfg.MaxLag)
 		// Reset rather than close gracefully: what its full socket still
 		// holds would otherwise linger in kernel memory until the peer
