@@ -1,5 +1,7 @@
 // Package metrics exposes fanout's Prometheus metrics, health checks and
-// (optionally) pprof on one HTTP listener.
+// (optionally) pprof on one HTTP listener, bounded (http.go): at most
+// MaxConns connections, timeouts on headers, requests, answers and idle
+// keep-alives, 16 KiB of headers.
 //
 // Concurrency rule: nothing here sits on the per-line or per-recipient
 // path. Counters live where they are counted (per event loop, per hub, as
