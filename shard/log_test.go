@@ -290,7 +290,7 @@ func TestBackPressure(t *testing.T) {
 			l := newTestLoop(t)
 			w := &fakeWaiter{}
 			var resumed []int64 // written on the loop
-			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: 2 * time.Second,
+			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: 2 * time.Second, HoldSenders: true,
 				OnResume: func(m *Member) { resumed = append(resumed, m.ID) },
 				OnEvict:  func(*Member, error) {}})
 			s, r := join(f, l, 1), join(f, l, 2)
