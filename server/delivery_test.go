@@ -186,4 +186,3 @@ func TestStalledClientsAreCutReadersAreNot(t *testing.T) {
 	}
 	_ = stuck // their sockets stay open on this side; the server closed its end
 }
-

@@ -57,8 +57,8 @@ type Server struct {
 	headerSweepDone chan struct{}
 	reclaimed       chan struct{} // closed when the reclaimer ends
 
-	draining atomic.Bool  // refuse new connections and new lines
-	stopping atomic.Bool  // the engine is closing every connection
+	draining atomic.Bool // refuse new connections and new lines
+	stopping atomic.Bool // the engine is closing every connection
 	open     atomic.Int64
 	accepted atomic.Uint64
 	closed   [reasonCount]atomic.Uint64 // closes by reason

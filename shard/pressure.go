@@ -205,7 +205,7 @@ func (h *Hub) sweep() {
 	}
 	h.cutLaggards(now) // members unflagged above may be past MaxLag
 	h.delivering = false
-	h.afterWrites()          // and it re-arms the sweep while the log holds anything
+	h.afterWrites() // and it re-arms the sweep while the log holds anything
 	h.publishKeeping(now)
 }
 
