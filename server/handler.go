@@ -132,9 +132,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	if cl.reason != ReasonNone {
-		// Being closed (kicked, evicted, a late PROXY header): gnet's close
-		// is queued behind other tasks, and nothing it read meanwhile may
-		// be taken for lines.
+		// Being closed: gnet's close is queued behind other tasks. What it
+		// read meanwhile is relayed if the client was sending lines (it was
+		// kicked, cut as a slow reader, idle), never if its input was bad
+		// (a late PROXY header is not lines).
+		if cl.relaysInput() {
+			return h.consume(cl)
+		}
 		return gnet.None
 	}
 	if cl.awaiting {
@@ -220,6 +224,16 @@ func (h *handler) consume(cl *client) gnet.Action {
 	return gnet.None
 }
 
+// relaysInput reports whether what cl sent is still relayed: it is open,
+// or the server is closing it for something other than bad input.
+func (cl *client) relaysInput() bool {
+	switch cl.reason {
+	case ReasonNone, ReasonKicked, ReasonSlowConsumer, ReasonIdle, ReasonIOError:
+		return !cl.awaiting
+	}
+	return false
+}
+
 // The client is its member's shard.Sink: the fan-out writes to its socket
 // directly (no per-connection buffer) and watches it for room. These run
 // on the client's loop.
@@ -275,11 +289,11 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 			cl.reason = ReasonProxyHeader
 		}
 		cl.stopAwaiting()
-	} else if cl.reason == ReasonNone {
-		// Whole lines still buffered (a read gnet made while the close
-		// was queued) go out like any other, however the client left; a
-		// last line without its newline only if it closed cleanly.
-		if h.consume(cl) == gnet.None && (err == nil || errors.Is(err, io.EOF)) {
+	} else if cl.relaysInput() {
+		// Whole lines still buffered go out like any other, however the
+		// client left; a last line without its newline only if it closed
+		// cleanly on its own.
+		if h.consume(cl) == gnet.None && cl.reason == ReasonNone && (err == nil || errors.Is(err, io.EOF)) {
 			h.publishTail(cl)
 		}
 	}

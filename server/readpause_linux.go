@@ -71,6 +71,7 @@ func findLoopPoller(fd int) (int, error) {
 			continue
 		}
 		events, data, found, err := epollWatch(n, fd)
+		events &^= unix.EPOLLERR | unix.EPOLLHUP // always watched: the kernel lists them whether asked or not
 		switch {
 		case err != nil || !found:
 			continue

@@ -455,16 +455,17 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Rounds:     st.Rounds,
 		Writes:     st.Writes,
 
-		LogBytes:     st.LogBytes,
-		BehindBytes:  st.BehindBytes,
-		SocketsFull:  st.Full,
-		Backpressure: st.Congested,
-		Congestions:  st.Congestions,
-		SendersHeld:  st.Held,
-		LostTasks:    st.LostTasks,
-		Window:       st.Window.Seconds(),
-		RoundCost:    st.RoundCost.Seconds(),
-		Duty:         st.Duty,
+		LogBytes:       st.LogBytes,
+		BehindBytes:    st.BehindBytes,
+		SocketsFull:    st.Full,
+		Backpressure:   st.Congested,
+		Congestions:    st.Congestions,
+		SendersHeld:    st.Held,
+		ReadersHolding: st.Flagged,
+		LostTasks:      st.LostTasks,
+		Window:         st.Window.Seconds(),
+		RoundCost:      st.RoundCost.Seconds(),
+		Duty:           st.Duty,
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()

@@ -177,6 +177,15 @@ func (h *Hub) queued() int {
 // than one layout's worth). Runs on the hub's loop.
 func (h *Hub) deliver() {
 	now := h.f.clock.Now()
+	h.mu.Lock()
+	idle := len(h.inbox) == 0 // a held round's timer after the inbox went out with another
+	if idle {
+		h.deliverPending = false
+	}
+	h.mu.Unlock()
+	if idle {
+		return
+	}
 	if h.timer != nil {
 		// Rounds start at least a window apart, the window following what
 		// they cost and how busy the CPUs are (see pacer); a round after a
@@ -250,6 +259,7 @@ func (h *Hub) writeRound(m *Member, first uint64, now int64) {
 		h.caughtUp++
 		m.cursor, m.entry = h.tail, h.nextSeq
 		m.sent += uint64(n)
+		m.moved = now // a socket that took everything is read
 		h.roundCount.bytes += uint64(n)
 		h.roundCount.deliveries += uint64(h.roundLines)
 		return
@@ -345,6 +355,7 @@ func (h *Hub) block(m *Member) {
 		return
 	}
 	m.blocked = true
+	m.unsent = unsentOf(m) // what probe compares with, from the start
 	h.f.blockedNow.Add(1)
 }
 

@@ -167,8 +167,12 @@ func (h *Hub) cutLaggards(now int64) {
 			h.flag(m, now)
 			continue
 		}
-		h.cut(m, fmt.Errorf("%w: %d bytes behind, more than the %d allowed, and its socket took nothing for %s",
-			ErrTooFarBehind, lag, maxLag, time.Duration(now-m.moved).Round(time.Millisecond)))
+		idle := "has taken nothing"
+		if m.moved > 0 {
+			idle = "took nothing for " + time.Duration(now-m.moved).Round(time.Millisecond).String()
+		}
+		h.cut(m, fmt.Errorf("%w: %d bytes behind, more than the %d allowed, and its socket %s",
+			ErrTooFarBehind, lag, maxLag, idle))
 	}
 }
 
@@ -184,8 +188,8 @@ func (h *Hub) sweep() {
 		if !m.attached || m.cursor == h.tail {
 			continue
 		}
-		if m.blocked && now-m.moved > int64(h.f.stallGrace/2) {
-			h.probe(m, now)
+		if m.blocked && now-m.moved >= int64(h.f.sweepEvery) {
+			h.probe(m, now) // no write took bytes since the last sweep: look at the socket
 		}
 		if m.flagged {
 			h.accrueBlame(m, now)
@@ -212,17 +216,26 @@ func (h *Hub) sweep() {
 // probe looks for progress a full socket does not report: a kernel
 // reports room only once a good part of its send buffer is free, and a
 // client that reads slowly through a small window may take long to free
-// it. Bytes the socket sent since the last probe count as progress.
+// it (its acknowledgements free the buffer in steps of its window, tens
+// of milliseconds apart). Bytes the socket sent since the last look count
+// as progress. The first look is taken when the member blocks (see
+// Hub.block), and the sweep looks again every sweepEvery, so a reader
+// that reads is seen to within a sweep or two of its window's steps.
 func (h *Hub) probe(m *Member, now int64) {
-	s, ok := m.Conn.(unsentSink)
-	if !ok {
-		return
-	}
-	q := int32(min(s.Unsent(), 1<<31-1))
+	q := unsentOf(m)
 	if q >= 0 && m.unsent >= 0 && q < m.unsent {
 		m.progress, m.moved = now, now
 	}
 	m.unsent = q
+}
+
+// unsentOf returns what m's socket holds unsent, or -1 when it cannot say.
+func unsentOf(m *Member) int32 {
+	s, ok := m.Conn.(unsentSink)
+	if !ok {
+		return -1
+	}
+	return int32(min(s.Unsent(), 1<<31-1))
 }
 
 // releaseHeld resumes every sender parked on this hub.
