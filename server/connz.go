@@ -332,6 +332,21 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// kick closes cl with "ERR kicked" on an operator's request and reports
+// whether it did (false: it is already being closed). Runs on cl's loop.
+func (s *Server) kick(cl *client, by, why string) bool {
+	if cl.reason != ReasonNone {
+		return false // already being closed
+	}
+	cl.reason = ReasonKicked
+	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", sanitize(why))
+	_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	if err := cl.conn.Close(); err != nil {
+		s.log.Error("closing kicked connection", "id", cl.member.ID, "err", err)
+	}
+	return true
+}
+
 // handleKick closes one connection. Of several kicks of the same ID, only
 // the one that closes it answers 200; the others (it is already being
 // closed, or gone) get 404.
@@ -348,17 +363,9 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	kicked := make(chan struct{}, 1)
 	_, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
-		cl, ok := m.Value.(*client)
-		if !ok || cl.reason != ReasonNone {
-			return
+		if cl, ok := m.Value.(*client); ok && s.kick(cl, r.RemoteAddr, why) {
+			kicked <- struct{}{}
 		}
-		cl.reason = ReasonKicked
-		s.log.Warn("kicking connection", "id", id, "remote", cl.addr, "by", r.RemoteAddr, "why", sanitize(why))
-		_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
-		if err := cl.conn.Close(); err != nil {
-			s.log.Error("closing kicked connection", "id", id, "err", err)
-		}
-		kicked <- struct{}{}
 	})
 	switch {
 	case err != nil:

@@ -50,7 +50,7 @@ func (s *Server) reclaimMemory() {
 		s.sampleRates()
 		s.reportSuppressed()
 		log := s.fan.Stats().LogBytes
-		peakLog = max(peakLog, s.fan.TakePeakLogBytes(), s.heldPeak.Swap(0))
+		peakLog = max(peakLog, s.fan.TakePeakLogBytes())
 		open := s.open.Load()
 		peakOpen = max(peakOpen, open)
 		logGone := peakLog-log >= reclaimLogDrop && log < peakLog/4
