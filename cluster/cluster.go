@@ -80,7 +80,7 @@ type Bridge struct {
 	rx      *macer       // owned by the subscription goroutine; nil without a key
 	seed    maphash.Seed // payload hashes for duplicates, without a key
 
-	rejectLog, unauthLog logLimit
+	rejectLog, unauthLog, staleLog logLimit
 
 	published, publishDropped, received, missed, duplicates, injectDropped, malformed, unauthenticated, outages atomic.Uint64
 	originsUsed                                                                                                 atomic.Int64
@@ -260,6 +260,12 @@ func (b *Bridge) receive(m *nats.Msg) {
 	b.missed.Add(missed)
 	if v != deliver {
 		b.duplicates.Add(uint64(lines))
+		if v == stale {
+			if ok, suppressed := b.staleLog.allow(time.Now()); ok {
+				b.log.Warn("dropped a signed message of an older run or far behind its node's stream: a replay, or the node's clock went back across a restart",
+					"origin", node, "suppressed", suppressed)
+			}
+		}
 		return
 	}
 	if !b.inject(m.Data, lines) {
