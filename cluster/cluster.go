@@ -83,7 +83,8 @@ type Bridge struct {
 	rejectLog, unauthLog, staleLog logLimit
 
 	published, publishDropped, received, missed, duplicates, injectDropped, malformed, unauthenticated, outages atomic.Uint64
-	originsUsed                                                                                                 atomic.Int64
+
+	originsUsed atomic.Int64 // origins.used, for Stats
 }
 
 type outMsg struct {
@@ -224,7 +225,7 @@ func (b *Bridge) receive(m *nats.Msg) {
 		b.reject(m, "a missing, repeated or non-canonical Fanout-Node or Fanout-Seq header")
 		return
 	}
-	var sum uint64 // the payload's hash, for duplicates
+	var sum uint64 // the payload's hash, for duplicates: with a key, its MAC's
 	if b.rx != nil {
 		mac, ok := headerValue(m.Header, macHeader)
 		b.rx.fields(macKindMessage, b.cfg.Subject, originText, seqText)
@@ -232,13 +233,11 @@ func (b *Bridge) receive(m *nats.Msg) {
 			b.unauthenticated.Add(1)
 			if ok, suppressed := b.unauthLog.allow(time.Now()); ok {
 				b.log.Warn("dropped a message without a valid MAC from the NATS subject (a publisher without the cluster key)",
-					"origin", originText, "bytes", len(m.Data), "suppressed", suppressed)
+					"origin", originText, "bytes", len(m.Data), "suppressed", suppressed) // originText is canonical here
 			}
 			return
 		}
 		sum = binary.LittleEndian.Uint64(b.rx.sum[:8])
-	} else {
-		sum = maphash.Bytes(b.seed, m.Data)
 	}
 	if int64(node) == b.cfg.Node {
 		// NoEcho keeps our own messages from us: this is another process.
@@ -254,6 +253,9 @@ func (b *Bridge) receive(m *nats.Msg) {
 	if !ok {
 		b.reject(m, "a non-canonical Fanout-Seq header")
 		return
+	}
+	if b.rx == nil {
+		sum = maphash.Bytes(b.seed, m.Data)
 	}
 	v, missed := b.origins.observe(node, seq, lines, sum)
 	b.originsUsed.Store(int64(b.origins.used))
