@@ -14,7 +14,12 @@ package cluster
 //   - A message is a duplicate only if the receiver delivered one with the
 //     same run, number and payload hash, among the origin's last `window`
 //     numbers. A forged message with a real message's number therefore
-//     never hides the real one (their payloads differ).
+//     never hides the real one (their payloads differ), and a message that
+//     arrives behind a later one of its origin is delivered if it was not
+//     before: a forged jump a few numbers ahead hides nothing. With a
+//     cluster key there are no forgeries, and order comes first: a message
+//     behind one already delivered is dropped as before (core NATS keeps
+//     one publisher's messages in order; this is for a failover's edge).
 //   - A message far below what the receiver expects (more than `window`
 //     behind) restarts the count there (a "rewind") rather than being
 //     dropped, so a forged jump to 2^64 lasts until the origin's next real
@@ -131,8 +136,8 @@ func (t *originTable) observe(node int, seq seqFields, lines int, sum uint64) (v
 	}
 	if back := s.next - 1 - seq.num; back < window {
 		bit := uint64(1) << back
-		if s.seen&bit != 0 && s.sums[seq.num%window] == sum {
-			return duplicate, 0
+		if t.trusted || (s.seen&bit != 0 && s.sums[seq.num%window] == sum) {
+			return duplicate, 0 // with a key, behind a later message is too late: order first
 		}
 		// Late, or a different message under a number already seen: one
 		// of the two is forged, and it is not ours to tell which.

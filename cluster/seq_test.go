@@ -54,6 +54,12 @@ func TestOriginsObserve(t *testing.T) {
 			{node: 1, run: 5, num: 1, before: 1, lines: 1, want: deliver},
 			{node: 1, run: 5, num: 1, before: 1, lines: 1, want: duplicate},
 		}},
+		{name: "with a key: a late arrival is dropped, for order", trusted: true, msgs: []msg{
+			{node: 1, run: 5, num: 0, before: 0, lines: 1, want: deliver},
+			{node: 1, run: 5, num: 2, before: 2, lines: 1, want: deliver, missed: 1},
+			{node: 1, run: 5, num: 1, before: 1, lines: 1, want: duplicate},
+			{node: 1, run: 5, num: 3, before: 3, lines: 1, want: deliver},
+		}},
 		{name: "origins are apart", msgs: []msg{
 			{node: 1, run: 5, num: 0, before: 0, lines: 1, want: deliver},
 			{node: 2, run: 5, num: 0, before: 0, lines: 1, want: deliver},
