@@ -70,9 +70,13 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	return 2
 }
 
-// errMaxPendingRemoved explains the flag that no longer exists.
+// errMaxPendingRemoved explains a flag that no longer exists.
 var errMaxPendingRemoved = errors.New("--max-pending was removed: clients are no longer cut for the size of their queue, " +
 	"only when they stop reading (--write-deadline, default 10s) or fall --max-lag bytes behind (default 64 MiB)")
+
+// errMaxHeldRemoved explains a flag that no longer exists.
+var errMaxHeldRemoved = errors.New("--max-held was removed: a sender is no longer cut for sending fast; " +
+	"while readers catch up the server stops reading its socket and TCP slows it down (see --slow-reader)")
 
 // serveFlags binds the serve flags to cfg and the log settings.
 type serveFlags struct {
@@ -99,9 +103,10 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
 	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
 	fs.DurationVar(&c.WriteDeadline, "write-deadline", c.WriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
-	fs.IntVar(&c.MaxLag, "max-lag", c.MaxLag, "cut off a client this many bytes behind; readers half this far behind hold senders back")
-	fs.IntVar(&c.MaxHeld, "max-held", c.MaxHeld, "unread bytes a held-back sender may pile up before it gets ERR overload")
+	fs.IntVar(&c.MaxLag, "max-lag", c.MaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
+	fs.StringVar(&c.SlowReader, "slow-reader", c.SlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
 	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
+	fs.Func("max-held", "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")

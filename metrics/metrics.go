@@ -18,29 +18,30 @@ import (
 
 // Snapshot is the server's state at one scrape.
 type Snapshot struct {
-	Open         int64             // connections open now
-	Accepted     uint64            // connections accepted since start
-	Closed       map[string]uint64 // connections closed, by reason
-	LinesIn      uint64            // lines relayed
-	LinesDropped uint64            // lines dropped by flood control (--flood=drop)
-	Deliveries   uint64            // lines handed to recipients' sockets
-	BytesIn      uint64            // bytes read from clients
-	BytesOut     uint64            // bytes handed to clients' sockets
-	Batches      uint64            // batches sealed
-	Rounds       uint64            // delivery rounds run
-	Writes       uint64            // writes to client sockets
-	ShardConns   []int             // connections per registry shard
-	LogBytes     int64             // bytes the delivery logs hold now (each batch once)
-	BehindBytes  int64             // how far behind the slowest client is
-	SocketsFull  int64             // client sockets waiting for room
-	Backpressure bool              // senders are held back now
-	Congestions  uint64            // times senders began to be held back
-	SendersHeld  int64             // senders whose input waits unread now
-	LostTasks    uint64            // tasks an event loop refused (it was shutting down)
-	Window       float64           // seconds: the widest coalescing window of the last rounds
-	RoundCost    float64           // seconds: the longest last round's write time
-	Duty         float64           // share of a loop's time delivery rounds may take (0: coalescing off)
-	Cluster      *ClusterSnapshot  // nil when the node is not in a cluster
+	Open           int64             // connections open now
+	Accepted       uint64            // connections accepted since start
+	Closed         map[string]uint64 // connections closed, by reason
+	LinesIn        uint64            // lines relayed
+	LinesDropped   uint64            // lines dropped by flood control (--flood=drop)
+	Deliveries     uint64            // lines handed to recipients' sockets
+	BytesIn        uint64            // bytes read from clients
+	BytesOut       uint64            // bytes handed to clients' sockets
+	Batches        uint64            // batches sealed
+	Rounds         uint64            // delivery rounds run
+	Writes         uint64            // writes to client sockets
+	ShardConns     []int             // connections per registry shard
+	LogBytes       int64             // bytes the delivery logs hold now (each batch once)
+	BehindBytes    int64             // how far behind the slowest client is
+	SocketsFull    int64             // client sockets waiting for room
+	Backpressure   bool              // senders are held back now
+	Congestions    uint64            // times senders began to be held back
+	SendersHeld    int64             // senders whose sockets the server is not reading now
+	ReadersHolding int64             // readers holding senders back now
+	LostTasks      uint64            // tasks an event loop refused (it was shutting down)
+	Window         float64           // seconds: the widest coalescing window of the last rounds
+	RoundCost      float64           // seconds: the longest last round's write time
+	Duty           float64           // share of a loop's time delivery rounds may take (0: coalescing off)
+	Cluster        *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
 // ClusterSnapshot is the NATS bridge's state.
@@ -118,7 +119,8 @@ var (
 	descFull       = prometheus.NewDesc("fanout_sockets_full", "Client sockets that were full at the last write, waiting for room.", nil, nil)
 	descBP         = prometheus.NewDesc("fanout_backpressure", "1 while senders are held back for readers that are behind.", nil, nil)
 	descBPTotal    = prometheus.NewDesc("fanout_backpressure_total", "Times senders began to be held back.", nil, nil)
-	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose input waits unread now.", nil, nil)
+	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose sockets the server is not reading now, while readers catch up.", nil, nil)
+	descHolding    = prometheus.NewDesc("fanout_readers_holding", "Readers far enough behind, while reading, to hold senders back now.", nil, nil)
 	descWindow     = prometheus.NewDesc("fanout_coalesce_window_seconds", "The widest coalescing window an event loop chose for its last delivery round.", nil, nil)
 	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
 	descDuty       = prometheus.NewDesc("fanout_coalesce_duty", "The share of an event loop's time delivery rounds may take, as the pacer chose it from how busy the CPUs are (0: coalescing off).", nil, nil)
@@ -142,7 +144,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
-		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descLostTasks, descWindow, descRoundCost, descDuty,
+		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descHolding, descLostTasks, descWindow, descRoundCost, descDuty,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages, descClusterUnauth, descClusterOrigins} {
 		ch <- d
@@ -183,6 +185,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBP, bp)
 	counter(descBPTotal, s.Congestions)
 	gauge(descHeld, float64(s.SendersHeld))
+	gauge(descHolding, float64(s.ReadersHolding))
 	counter(descLostTasks, s.LostTasks)
 	gauge(descWindow, s.Window)
 	gauge(descRoundCost, s.RoundCost)

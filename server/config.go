@@ -24,7 +24,6 @@ const (
 	DefaultMaxLine       = 64 << 10
 	DefaultMaxLag        = shard.DefaultMaxLag
 	DefaultWriteDeadline = shard.DefaultWriteDeadline
-	DefaultMaxHeld       = 8 << 20
 	DefaultDrainTimeout  = 5 * time.Second
 	DefaultCoalesce      = 250 * time.Millisecond
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
@@ -97,15 +96,17 @@ type Config struct {
 	// none for this long is cut off as a slow consumer. Default 10s.
 	WriteDeadline time.Duration
 	// MaxLag: a client further behind the head of its event loop's
-	// delivery log than this many bytes is cut off. Readers that fall half
-	// of this behind while still reading make the server stop reading
-	// senders' input until they are back within a quarter.
-	// Default 64 MiB; at least 1 MiB and 4 times a full line.
+	// delivery log than this many bytes is cut off unless it is reading.
+	// Readers that fall half of this behind while still reading make the
+	// server stop reading senders' sockets (TCP slows them) until they are
+	// back within a quarter. Default 64 MiB; at least 1 MiB and 4 times a
+	// full line.
 	MaxLag int
-	// MaxHeld is how many unread bytes a sender may pile up while the
-	// server is holding senders back; past it the sender is sent
-	// "ERR overload" and closed. Default 8 MiB; at least one full line.
-	MaxHeld int
+	// SlowReader says what becomes of a reader that keeps holding senders
+	// back while the other readers keep up: SlowReaderCut (default) cuts
+	// it once it has done so for WriteDeadline, SlowReaderPace slows
+	// everyone to its pace instead.
+	SlowReader string
 	// MaxConns caps concurrent connections; past it a client gets
 	// "ERR server full". Default (0): the process's open-file limit less a
 	// small reserve, so the server says "full" before accept fails.
@@ -187,6 +188,12 @@ const (
 	FloodDrop  = "drop"
 )
 
+// Slow-reader policies (Config.SlowReader).
+const (
+	SlowReaderCut  = "cut"
+	SlowReaderPace = "pace"
+)
+
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
@@ -213,9 +220,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxLag == 0 {
 		c.MaxLag = DefaultMaxLag
 	}
-	if c.MaxHeld == 0 {
-		c.MaxHeld = DefaultMaxHeld
-	}
 	if c.MaxConns == 0 {
 		c.MaxConns = defaultMaxConns()
 	}
@@ -227,6 +231,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Flood == "" {
 		c.Flood = FloodClose
+	}
+	if c.SlowReader == "" {
+		c.SlowReader = SlowReaderCut
 	}
 	if c.ClusterSubject == "" {
 		c.ClusterSubject = cluster.DefaultSubject
@@ -272,8 +279,8 @@ func (c Config) Validate() error {
 		return bad("--max-lag", "must be at least %d bytes (1 MiB, and 4 full lines of --max-line), got %d: "+
 			"a smaller bound would cut clients that read for the size of one burst",
 			max(minMaxLag, 4*(c.MaxLine+frameOverhead)), c.MaxLag)
-	case c.MaxHeld < c.MaxLine+2:
-		return bad("--max-held", "must hold at least one full line with its CRLF (%d bytes), got %d", c.MaxLine+2, c.MaxHeld)
+	case c.SlowReader != SlowReaderCut && c.SlowReader != SlowReaderPace:
+		return bad("--slow-reader", "must be %q or %q, got %q", SlowReaderCut, SlowReaderPace, c.SlowReader)
 	case c.MaxConns < 1:
 		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	case c.DrainTimeout < 0:

@@ -201,6 +201,20 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// kick closes cl with "ERR kicked" on an operator's request. Runs on
+// cl's loop.
+func (s *Server) kick(cl *client, by, why string) {
+	if cl.reason != ReasonNone {
+		return // already being closed
+	}
+	cl.reason = ReasonKicked
+	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", why)
+	_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	if err := cl.conn.Close(); err != nil {
+		s.log.Error("closing kicked connection", "id", cl.member.ID, "err", err)
+	}
+}
+
 func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok || !s.authorized(w, r) {
@@ -210,15 +224,8 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), controlTimeout)
 	defer cancel()
 	found, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
-		cl, ok := m.Value.(*client)
-		if !ok || cl.reason != ReasonNone {
-			return
-		}
-		cl.reason = ReasonKicked
-		s.log.Warn("kicking connection", "id", id, "remote", cl.addr, "by", r.RemoteAddr, "why", why)
-		_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
-		if err := cl.conn.Close(); err != nil {
-			s.log.Error("closing kicked connection", "id", id, "err", err)
+		if cl, ok := m.Value.(*client); ok {
+			s.kick(cl, r.RemoteAddr, why)
 		}
 	})
 	switch {

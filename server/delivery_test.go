@@ -96,7 +96,7 @@ func readAllLines(clients []*testClient, want map[string]int, timeout time.Durat
 // nobody is cut, the sender included.
 func TestBurstCutsNoReader(t *testing.T) {
 	const readers, lines, pad = 20, 4000, 1000 // ~4 MiB
-	s, _ := startServer(t, Config{MaxLag: 1 << 20, MaxHeld: 8 << 20})
+	s, _ := startServer(t, Config{MaxLag: 1 << 20})
 	sender := dial(t, s)
 	rs := make([]*testClient, readers)
 	for i := range rs {
@@ -118,7 +118,7 @@ func TestBurstCutsNoReader(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatalf("sender: %v", err)
 	}
-	if n := s.closed[ReasonSlowConsumer].Load() + s.closed[ReasonOverload].Load(); n != 0 {
+	if n := s.closed[ReasonSlowConsumer].Load(); n != 0 {
 		t.Fatalf("%d clients cut for a burst", n)
 	}
 	st := s.fan.Stats()
@@ -181,77 +181,8 @@ func TestStalledClientsAreCutReadersAreNot(t *testing.T) {
 	if peak := s.fan.TakePeakLogBytes(); peak > 4*maxLag {
 		t.Errorf("the log held %d bytes at its peak, want at most 4 × --max-lag (%d)", peak, 4*maxLag)
 	}
-	if n := s.closed[ReasonOverload].Load(); n != 0 {
-		t.Errorf("%d senders cut for overload", n)
-	}
 	if !strings.Contains(logs.String(), "disconnecting slow consumer") {
 		t.Error("no log line for the cut clients")
 	}
 	_ = stuck // their sockets stay open on this side; the server closed its end
-}
-
-// TestHeldSenderPastMaxHeldIsCut: while a slow reader holds senders back,
-// a sender that keeps writing past --max-held gets "ERR overload" and is
-// closed; the reader, which keeps reading, is not cut, and what it gets is
-// every line up to some point, once, in order.
-func TestHeldSenderPastMaxHeldIsCut(t *testing.T) {
-	s, logs := startServer(t, Config{MaxLine: 4096, MaxLag: 1 << 20, MaxHeld: 64 << 10, WriteDeadline: 10 * time.Second})
-	sender, reader := dial(t, s), dial(t, s)
-	waitOpen(t, s, 2)
-	sent := make(chan error, 1)
-	go func() { sent <- blast(sender.conn, "o", 40000, 1000) }() // 40 MB: far more than anything absorbs
-
-	// The reader reads slowly until the sender is cut, then at full speed
-	// until nothing more comes; it checks every line it gets.
-	senderCut := make(chan struct{})
-	type outcome struct {
-		last int // the last sequence number read; -1 for none
-		err  error
-	}
-	result := make(chan outcome, 1)
-	go func() {
-		last := -1
-		for {
-			select {
-			case <-senderCut:
-				_ = reader.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-			default:
-				time.Sleep(time.Millisecond)
-				_ = reader.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-			}
-			line, err := reader.r.ReadString('\n')
-			if err != nil {
-				result <- outcome{last: last}
-				return
-			}
-			var seq int
-			if _, err := fmt.Sscanf(line[strings.IndexByte(line, ':')+1:], "o %d", &seq); err != nil || seq != last+1 {
-				result <- outcome{last: last, err: fmt.Errorf("got %.40q after line %d", line, last)}
-				return
-			}
-			last = seq
-		}
-	}()
-	waitFor(t, "the sender to be cut", func() bool { return s.closed[ReasonOverload].Load() == 1 })
-	close(senderCut)
-	if got := sender.expectClosed(); !strings.Contains(got, "ERR overload") {
-		t.Errorf("the sender read %q before the close, want ERR overload", got)
-	}
-	<-sent
-	out := <-result
-	if out.err != nil {
-		t.Fatal(out.err)
-	}
-	if out.last < 0 {
-		t.Fatal("the reader got nothing")
-	}
-	if n := s.closed[ReasonSlowConsumer].Load(); n != 0 {
-		t.Errorf("the reader was cut")
-	}
-	if st := s.fan.Stats(); st.Congestions == 0 {
-		t.Errorf("the sender was cut without back-pressure: %+v", st)
-	}
-	if !strings.Contains(logs.String(), "sender overloads the server") {
-		t.Error("no log line for the overloading sender")
-	}
 }

@@ -19,12 +19,18 @@
 // of the client struct, only through tasks on the connections' loops
 // (shard.Fanout.Each, Visit), each bounded by a 2 s timeout.
 //
-// Back-pressure: while shard.Fanout.Congested, OnTraffic leaves a sender's
-// input in gnet's inbound buffer (its only copy) and parks the sender
-// (Member.Hold); OnResume wakes it with Conn.Wake. Bounds: a held sender's
-// input is at most --max-held (then "ERR overload" and close); what the
-// delivery logs hold is bounded as the shard package says (--max-lag).
-// Input still held when a client closes cleanly is relayed like any other.
+// Back-pressure (readpause_linux.go): OnTraffic always consumes what a
+// read brought, so a sender's input never piles up in gnet's inbound
+// buffer beyond one partial line. While shard.Fanout.Congested, it then
+// takes the sender's socket out of its loop's epoll read interest and
+// parks the sender (Member.Hold); shard's OnResume puts the socket back.
+// Both run on the connection's loop, where gnet itself changes that
+// registration, and both use the loop's epoll descriptor, found once per
+// loop (loopStats.poller, written before the loop's first connection is
+// published and read only on that loop). Whole lines still buffered when a
+// client closes, resets or is kicked are relayed like any other. Without a
+// read pause (other systems, or a gnet that registers sockets otherwise)
+// the fan-out is told not to hold senders: readers past --max-lag are cut.
 //
 // PROXY protocol (--proxy-protocol, proxy.go): a connection to a PROXY
 // listener waits, unjoined, until its header is whole; what it sent so far

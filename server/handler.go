@@ -24,6 +24,7 @@ type client struct {
 	via      string     // the proxy's socket address when a PROXY header named the client; else ""
 	ip       netip.Addr // source IP holding a --max-conns-per-ip slot; invalid for unix sockets and before the header
 	awaiting bool       // PROXY listener: the header has not arrived; not joined, on loop.pending
+	paused   bool       // its socket is not being read: a sender held back while readers catch up
 	headerBy int64      // Unix nanos by which the PROXY header must have arrived
 	opened   time.Time  // when the connection was accepted
 	lastRead int64      // Unix nanos of the last bytes received (idle timeout)
@@ -35,10 +36,12 @@ type client struct {
 }
 
 // loopStats are one event loop's counters, written only by that loop, so
-// the atomic adds never contend and are summed on scrape; and the loop's
-// connections waiting for a PROXY header.
+// the atomic adds never contend and are summed on scrape; the loop's
+// connections waiting for a PROXY header; and the loop's poller, through
+// which its senders' sockets are paused.
 type loopStats struct {
 	index        int // the loop's number, in the order loops first saw a connection
+	poller       int // the loop's epoll descriptor (readpause_linux.go); -1: senders cannot be paused here
 	bytesIn      atomic.Uint64
 	dropped      atomic.Uint64        // lines dropped by flood control
 	pending      map[*client]struct{} // waiting for their PROXY header; loop-owned
@@ -86,7 +89,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	now := time.Now()
 	cl := &client{conn: c, addr: remote, opened: now, lastRead: now.UnixNano(),
-		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c.EventLoop())}
+		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c)}
 	cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
 	cl.member.Value = cl
 	c.SetContext(cl)
@@ -129,9 +132,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	if cl.reason != ReasonNone {
-		// Being closed (kicked, evicted, a late PROXY header): gnet's close
-		// is queued behind other tasks, and nothing it read meanwhile may
-		// be taken for lines.
+		// Being closed: gnet's close is queued behind other tasks. What it
+		// read meanwhile is relayed if the client was sending lines (it was
+		// kicked, cut as a slow reader, idle), never if its input was bad
+		// (a late PROXY header is not lines).
+		if cl.relaysInput() {
+			return h.consume(cl)
+		}
 		return gnet.None
 	}
 	if cl.awaiting {
@@ -149,23 +156,28 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			cl.refill(now, s.cfg.RateLimit, s.burst)
 		}
 	}
-	if s.fan.Congested() && !s.draining.Load() {
-		// Back-pressure: readers are far behind, so this sender's input
-		// stays where it is (gnet's inbound buffer, one copy) until they
-		// catch up and OnResume wakes the connection.
-		held := c.InboundBuffered()
-		if held > s.cfg.MaxHeld {
-			s.log.Warn("sender overloads the server", "id", cl.member.ID, "remote", cl.addr,
-				"held_bytes", held, "max_held", s.cfg.MaxHeld)
-			return h.reject(cl, ReasonOverload, msgOverload)
-		}
-		if held > int(s.heldPeak.Load()) {
-			s.heldPeak.Store(int64(held)) // a rough peak for the reclaimer; races only lose a sample
-		}
-		cl.member.Hold()
-		return gnet.None
+	act := h.consume(cl) // what was read is relayed, whatever follows
+	if act == gnet.None && s.fan.Congested() && !s.draining.Load() {
+		s.hold(cl)
 	}
-	return h.consume(cl)
+	return act
+}
+
+// hold stops reading cl's socket while readers catch up (back-pressure):
+// what it sends next waits in the kernel, TCP's window closes, and the
+// sender's writes slow down. The fan-out resumes it (resume) once the
+// congestion lifts. Runs on the client's loop.
+func (s *Server) hold(cl *client) {
+	if cl.loop.poller < 0 || cl.paused {
+		return // this loop cannot pause sockets; the fan-out cuts laggards instead
+	}
+	if err := pauseReading(cl.loop.poller, cl.conn); err != nil {
+		s.log.Error("cannot stop reading a sender; its lines are relayed as they come", "id", cl.member.ID,
+			"remote", cl.addr, "err", err)
+		return
+	}
+	cl.paused = true
+	cl.member.Hold() // resumes at once if the congestion lifted meanwhile
 }
 
 // consume frames and publishes every whole line buffered for cl.
@@ -210,6 +222,16 @@ func (h *handler) consume(cl *client) gnet.Action {
 		_, _ = c.Discard(consumed)
 	}
 	return gnet.None
+}
+
+// relaysInput reports whether what cl sent is still relayed: it is open,
+// or the server is closing it for something other than bad input.
+func (cl *client) relaysInput() bool {
+	switch cl.reason {
+	case ReasonNone, ReasonKicked, ReasonSlowConsumer, ReasonIdle, ReasonIOError:
+		return !cl.awaiting
+	}
+	return false
 }
 
 // The client is its member's shard.Sink: the fan-out writes to its socket
@@ -267,10 +289,11 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 			cl.reason = ReasonProxyHeader
 		}
 		cl.stopAwaiting()
-	} else if (err == nil || errors.Is(err, io.EOF)) && cl.reason == ReasonNone {
-		// Lines held back by back-pressure were sent before the client
-		// left: they go out like any other.
-		if h.consume(cl) == gnet.None {
+	} else if cl.relaysInput() {
+		// Whole lines still buffered go out like any other, however the
+		// client left; a last line without its newline only if it closed
+		// cleanly on its own.
+		if h.consume(cl) == gnet.None && cl.reason == ReasonNone && (err == nil || errors.Is(err, io.EOF)) {
 			h.publishTail(cl)
 		}
 	}
@@ -292,7 +315,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 	level := slog.LevelDebug
 	switch reason {
-	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonOverload, ReasonKicked, ReasonProxyHeader:
+	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonKicked, ReasonProxyHeader:
 		level = slog.LevelWarn
 	case ReasonIOError, ReasonIdle:
 		level = slog.LevelInfo
@@ -339,12 +362,23 @@ func (s *Server) evict(m *shard.Member, cause error) {
 	}
 }
 
-// resume reads a sender's held input again once back-pressure lifts.
+// resume reads a held sender's socket again once back-pressure lifts;
+// what waited in the kernel is read at the loop's next poll.
 // Runs on the member's loop.
 func (s *Server) resume(m *shard.Member) {
 	cl := m.Value.(*client)
-	if err := cl.conn.Wake(nil); err != nil {
-		s.log.Error("waking held sender", "id", m.ID, "err", err)
+	if !cl.paused {
+		return
+	}
+	cl.paused = false
+	cl.lastRead = time.Now().UnixNano() // held is not idle: the idle timeout counts from here
+	if err := resumeReading(cl.loop.poller, cl.conn); err != nil {
+		// Left paused it would never be read again: close it.
+		s.log.Error("cannot read a held sender again; closing it", "id", m.ID, "remote", cl.addr, "err", err)
+		if cl.reason == ReasonNone {
+			cl.reason = ReasonIOError
+		}
+		_ = cl.conn.Close()
 	}
 }
 
@@ -352,8 +386,8 @@ func (s *Server) resume(m *shard.Member) {
 // timeout. Runs on the member's loop.
 func (s *Server) closeIfIdle(m *shard.Member, now int64) {
 	cl := m.Value.(*client)
-	if cl.reason != ReasonNone || now-cl.lastRead < int64(s.cfg.IdleTimeout) {
-		return
+	if cl.reason != ReasonNone || cl.paused || now-cl.lastRead < int64(s.cfg.IdleTimeout) {
+		return // a held sender is silent because the server stopped reading it
 	}
 	cl.reason = ReasonIdle
 	if err := cl.conn.Close(); err != nil {

@@ -123,7 +123,6 @@ func TestMetricsMatchTraffic(t *testing.T) {
 		{name: "fanout_connections_closed_total", labels: []string{"reason", "line_too_long"}, want: 1},
 		{name: "fanout_connections_closed_total", labels: []string{"reason", "slow_consumer"}, want: 0},
 		{name: "fanout_lines_dropped_total", want: 0},
-		{name: "fanout_connections_closed_total", labels: []string{"reason", "overload"}, want: 0},
 		{name: "fanout_log_bytes", want: 0},
 		{name: "fanout_behind_bytes", want: 0},
 		{name: "fanout_sockets_full", want: 0},

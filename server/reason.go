@@ -14,7 +14,6 @@ const (
 	ReasonTooManyConns               // --max-conns-per-ip reached
 	ReasonFlood                      // past --rate-limit with --flood=close
 	ReasonIdle                       // silent for --idle-timeout
-	ReasonOverload                   // held input passed --max-held
 	ReasonKicked                     // an operator closed it (DELETE /connz/{id})
 	ReasonProxyHeader                // PROXY listener: no valid header in time, or not from --proxy-from
 	ReasonShutdown                   // the server is shutting down
@@ -31,7 +30,6 @@ var reasonNames = [...]string{
 	ReasonTooManyConns: "too_many_conns",
 	ReasonFlood:        "flood",
 	ReasonIdle:         "idle",
-	ReasonOverload:     "overload",
 	ReasonKicked:       "kicked",
 	ReasonProxyHeader:  "proxy_header",
 	ReasonShutdown:     "shutdown",
@@ -50,7 +48,6 @@ var (
 	msgServerFull  = []byte("ERR server full\r\n")
 	msgTooMany     = []byte("ERR too many connections\r\n")
 	msgFlood       = []byte("ERR flood\r\n")
-	msgOverload    = []byte("ERR overload\r\n")
 	msgKicked      = []byte("ERR kicked\r\n")
 	msgProxyHeader = []byte("ERR bad proxy header\r\n")
 )

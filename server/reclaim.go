@@ -49,7 +49,7 @@ func (s *Server) reclaimMemory() {
 		}
 		s.sampleRates()
 		log := s.fan.Stats().LogBytes
-		peakLog = max(peakLog, s.fan.TakePeakLogBytes(), s.heldPeak.Swap(0))
+		peakLog = max(peakLog, s.fan.TakePeakLogBytes())
 		open := s.open.Load()
 		peakOpen = max(peakOpen, open)
 		logGone := peakLog-log >= reclaimLogDrop && log < peakLog/4

@@ -59,9 +59,8 @@ type Server struct {
 	headerSweepDone chan struct{}
 	reclaimed       chan struct{} // closed when the reclaimer ends
 
-	heldPeak atomic.Int64 // the most input one held sender piled up, since the reclaimer looked
-	draining atomic.Bool  // refuse new connections and new lines
-	stopping atomic.Bool  // the engine is closing every connection
+	draining atomic.Bool // refuse new connections and new lines
+	stopping atomic.Bool // the engine is closing every connection
 	open     atomic.Int64
 	accepted atomic.Uint64
 	closed   [reasonCount]atomic.Uint64 // closes by reason
@@ -127,7 +126,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.waits = waits
 	opts := shard.Options{MaxLag: cfg.MaxLag, WriteDeadline: cfg.WriteDeadline, Waiter: waits,
-		Coalesce: cfg.Coalesce, OnEvict: s.evict, OnResume: s.resume}
+		Coalesce: cfg.Coalesce, OnEvict: s.evict, OnResume: s.resume, HoldSenders: readPauseSupported}
+	if cfg.SlowReader == SlowReaderPace {
+		opts.SlowReader = shard.PaceAll
+	}
 	if cfg.Coalesce > 0 {
 		if meter, err := sysutil.NewIdleMeter(); err != nil {
 			s.log.Warn("coalescing window keeps a fixed duty: the CPUs' idle time cannot be read", "err", err, "duty", shard.DefaultDuty)
@@ -288,7 +290,7 @@ func (s *Server) afterBoot() error {
 	go s.reclaimMemory()
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
-		"max_lag", s.cfg.MaxLag, "max_held", s.cfg.MaxHeld,
+		"max_lag", s.cfg.MaxLag, "slow_reader", s.cfg.SlowReader,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
 		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
 		"drain_timeout", s.cfg.DrainTimeout}
@@ -423,14 +425,24 @@ func (s *Server) Ready() bool {
 	}
 }
 
-// loopStats returns the counters of loop, creating them on first use.
-// Runs on loop (from OnOpen).
-func (s *Server) loopStats(loop gnet.EventLoop) *loopStats {
+// loopStats returns the counters of c's loop, creating them (and finding
+// the loop's poller) at its first connection. Runs on c's loop (OnOpen).
+func (s *Server) loopStats(c gnet.Conn) *loopStats {
+	loop := c.EventLoop()
 	s.loopsMu.Lock()
 	defer s.loopsMu.Unlock()
 	ls, ok := s.loops[loop]
 	if !ok {
-		ls = &loopStats{index: len(s.loops), pending: make(map[*client]struct{})}
+		ls = &loopStats{index: len(s.loops), poller: -1, pending: make(map[*client]struct{})}
+		if readPauseSupported {
+			if p, err := findLoopPoller(c.Fd()); err != nil {
+				s.log.Error("cannot pause reading sockets on this event loop: senders are not slowed down, "+
+					"readers more than --max-lag behind are cut instead", "loop", ls.index, "err", err)
+				s.fan.StopHoldingSenders()
+			} else {
+				ls.poller = p
+			}
+		}
 		s.loops[loop] = ls
 	}
 	return ls
@@ -450,16 +462,17 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Rounds:     st.Rounds,
 		Writes:     st.Writes,
 
-		LogBytes:     st.LogBytes,
-		BehindBytes:  st.BehindBytes,
-		SocketsFull:  st.Full,
-		Backpressure: st.Congested,
-		Congestions:  st.Congestions,
-		SendersHeld:  st.Held,
-		LostTasks:    st.LostTasks,
-		Window:       st.Window.Seconds(),
-		RoundCost:    st.RoundCost.Seconds(),
-		Duty:         st.Duty,
+		LogBytes:       st.LogBytes,
+		BehindBytes:    st.BehindBytes,
+		SocketsFull:    st.Full,
+		Backpressure:   st.Congested,
+		Congestions:    st.Congestions,
+		SendersHeld:    st.Held,
+		ReadersHolding: st.Flagged,
+		LostTasks:      st.LostTasks,
+		Window:         st.Window.Seconds(),
+		RoundCost:      st.RoundCost.Seconds(),
+		Duty:           st.Duty,
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()

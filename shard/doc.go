@@ -38,17 +38,21 @@
 //
 // # Who is cut off, and back-pressure
 //
-// A member is cut off (Options.OnEvict) only when it does not read: it is
-// owed bytes and its socket took none for WriteDeadline (progress is seen
-// through writes and, for a socket too full to report room, SIOCOUTQ), or
-// it is more than MaxLag behind the head of the log while not reading
-// enough to hold senders back. A member that reads but falls MaxLag/2
-// behind is flagged: while any member is flagged, [Fanout.Congested] is
-// true and the server leaves senders' input unread ([Member.Hold]); when
-// the last flag drops (the member is back within MaxLag/4, stopped
-// reading for the stall grace, or left) every held sender is resumed
-// through Options.OnResume. A flagged member that cannot catch up within
-// WriteDeadline is cut.
+// A member is cut off (Options.OnEvict) only when it does not read (no
+// progress for WriteDeadline, or more than MaxLag behind with no progress
+// for a second), or when it is the one reader that cannot keep up: the
+// rules are in pressure.go. A member that reads but falls MaxLag/2 behind
+// is flagged: while any member is flagged, [Fanout.Congested] is true and
+// the server stops reading senders' sockets ([Member.Hold]); when the last
+// flag drops (the member is back within MaxLag/4, stopped reading for the
+// stall grace, or left) every held sender is resumed through
+// Options.OnResume. A flagged member whose socket is full accrues blame
+// while no more members are flagged than keep up; WriteDeadline of blame
+// cuts it (unless Options.SlowReader is PaceAll). Without
+// Options.HoldSenders nobody is flagged and members past MaxLag are cut.
+//
+// Time is read from Options.Clock (the system clock by default), so the
+// deadlines, the outlier rule and the pacer are tested on a manual clock.
 //
 // Frames from other nodes of a cluster enter through [Fanout.Inject] as a
 // batch with no local sender, and batches of local lines leave through
@@ -63,7 +67,9 @@
 // hub's mutex, which is never held across I/O. Batches are immutable once
 // sealed. The EpollWaiter's goroutine only looks up members by descriptor
 // (under its own mutex) and calls [Member.Writable], which queues a task.
-// Counters and gauges are atomics written by one loop each, summed by Stats.
+// Counters and gauges are atomics written by one loop each, summed by Stats;
+// the count of flagged members and each hub's count of members keeping up
+// are atomics too, read by every hub's outlier check.
 // The Fanout's pacer keeps its duty in an atomic read by every hub; whichever
 // loop starts a round after the period revises it, under the pacer's mutex
 // taken with TryLock, so no loop ever waits for another (the Meter is only
@@ -76,8 +82,9 @@
 //
 //   - Sealed batches: each held once; a hub's log holds what its slowest
 //     attached member is owed, at most MaxLag (plus one round) for members
-//     that do not read, and for a reading member what was in flight when
-//     senders were held back (Stats.LogBytes, Stats.BehindBytes).
+//     that do not read, and for a reading member MaxLag/2 plus what was in
+//     flight when senders were held back: at most one read per sender, as
+//     the server stops reading them (Stats.LogBytes, Stats.BehindBytes).
 //   - Per member: a cursor, its own not-yet-passed frame offsets (bounded
 //     by its frames in the log), no buffer of its own.
 //   - Inject refuses batches while a hub's inbox holds MaxInjectBacklog.

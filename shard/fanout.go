@@ -14,11 +14,11 @@ import (
 // Reasons given to Options.OnEvict.
 var (
 	// ErrSlowConsumer: the member made no progress for WriteDeadline while
-	// it was owed bytes, or could not catch up within it while it held
-	// senders back.
+	// it was owed bytes, or it held senders back for WriteDeadline while
+	// the others kept up (the outlier rule, see pressure.go).
 	ErrSlowConsumer = errors.New("shard: slow consumer")
 	// ErrTooFarBehind: the member fell more than MaxLag behind the head of
-	// its hub's log.
+	// its hub's log and was not reading.
 	ErrTooFarBehind = errors.New("shard: too far behind")
 	// ErrWriteFailed: the member's connection refused a write (reset,
 	// closed, or closing).
@@ -38,24 +38,52 @@ const DefaultMaxInjectBacklog = 64 << 20
 // instead of at the end of the event-loop cycle.
 const DefaultSealBytes = 256 << 10
 
+// SlowReaderPolicy says what becomes of a reader that holds senders back
+// while the others keep up (Options.SlowReader).
+type SlowReaderPolicy uint8
+
+const (
+	// CutOutliers cuts it once it has held senders back for WriteDeadline
+	// (the default): the readers that keep up and the senders go on at
+	// full speed.
+	CutOutliers SlowReaderPolicy = iota
+	// PaceAll never cuts a reader that reads: everyone is slowed to the
+	// slowest reader's pace.
+	PaceAll
+)
+
 // Options tunes a Fanout. The zero value is usable: DefaultMaxLag,
-// DefaultWriteDeadline, no coalescing, DefaultSealBytes, no Waiter.
+// DefaultWriteDeadline, no coalescing, DefaultSealBytes, no Waiter, no
+// holding senders back.
 type Options struct {
-	// MaxLag is how far (bytes of stream) a member may fall behind the head
-	// of its hub's log before it is cut off. Back-pressure on senders starts
-	// when a reading member is MaxLag/2 behind. Default DefaultMaxLag.
+	// MaxLag is how far (bytes of stream) a member that does not read may
+	// fall behind the head of its hub's log before it is cut off.
+	// Back-pressure on senders starts when a reading member is MaxLag/2
+	// behind. Default DefaultMaxLag.
 	MaxLag int
 	// WriteDeadline is how long a member that is owed bytes may go without
-	// its socket taking any before it is cut off. Default
+	// its socket taking any before it is cut off, and how long a reader
+	// may hold senders back while the others keep up. Default
 	// DefaultWriteDeadline.
 	WriteDeadline time.Duration
+	// HoldSenders says the server can stop reading senders' sockets while
+	// the fan-out is congested (see Congested, Member.Hold): readers that
+	// fall behind while reading then hold senders back. Without it nobody
+	// is flagged and a member more than MaxLag behind is cut.
+	HoldSenders bool
+	// SlowReader chooses between cutting a reader that persistently holds
+	// senders back while the others keep up (CutOutliers, the default) and
+	// pacing everyone to it (PaceAll).
+	SlowReader SlowReaderPolicy
+	// Clock is where the time is read and timers set; nil: the real clock.
+	Clock Clock
 	// Waiter reports when full sockets have room again. Without one (tests,
 	// benchmarks), a member whose socket was full is retried at the next
 	// round or sweep.
 	Waiter Waiter
 	// OnResume is called, on the member's loop, for each sender parked with
 	// Member.Hold once congestion lifts; it should make the server read the
-	// sender's input again (gnet: Conn.Wake).
+	// sender's socket again.
 	OnResume func(m *Member)
 	// Coalesce bounds the coalescing window: the pause a hub may put
 	// between the starts of two delivery rounds so that each write carries
@@ -108,10 +136,14 @@ type Fanout struct {
 	congestions atomic.Uint64 // times congestion began
 	heldNow     atomic.Int64  // senders parked by Member.Hold
 	blockedNow  atomic.Int64  // members waiting for room on a full socket
+	flaggedNow  atomic.Int64  // members holding senders back, over every hub
+	holdSenders atomic.Bool   // Options.HoldSenders, until StopHoldingSenders
 
 	// Derived from opts once.
+	clock                  Clock
 	flagAbove, unflagBelow int64         // back-pressure thresholds (MaxLag/2, MaxLag/4)
 	stallGrace             time.Duration // no progress this long: a flag no longer holds senders
+	cutGrace               time.Duration // past MaxLag, no progress this long: cut
 	sweepEvery             time.Duration // how often a hub with a backlog checks deadlines
 }
 
@@ -129,16 +161,38 @@ func New(reg *Registry, opts Options) *Fanout {
 	if opts.WriteDeadline <= 0 {
 		opts.WriteDeadline = DefaultWriteDeadline
 	}
-	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub), pacer: newPacer(opts.Coalesce, opts.Meter)}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	f := &Fanout{opts: opts, reg: reg, byExec: make(map[Executor]*Hub), clock: opts.Clock,
+		pacer: newPacer(opts.Coalesce, opts.Meter)}
 	f.flagAbove, f.unflagBelow = int64(opts.MaxLag/2), int64(opts.MaxLag/4)
 	// A member whose socket took nothing for stallGrace no longer holds
 	// senders back: short, so that a client about to stall (its kernel
 	// buffers just filled) cannot hold them for long.
 	f.stallGrace = min(max(opts.WriteDeadline/8, 10*time.Millisecond), 250*time.Millisecond)
+	// Past MaxLag a member gets cutGrace to show it reads, holding senders
+	// meanwhile: long enough for a client starved of CPU for a moment,
+	// short enough that clients that never read hold senders back once,
+	// briefly, before they are cut.
+	f.cutGrace = min(max(opts.WriteDeadline/10, 4*f.stallGrace), time.Second)
 	f.sweepEvery = max(f.stallGrace/4, 2*time.Millisecond)
+	f.holdSenders.Store(opts.HoldSenders)
 	f.hubs.Store(&[]*Hub{})
 	return f
 }
+
+// StopHoldingSenders is for a server that finds it cannot stop reading
+// senders' sockets after all: from now on nobody is flagged, and members
+// more than MaxLag behind are cut, so memory stays bounded. Flags set
+// before drop as usual. Safe for concurrent use.
+func (f *Fanout) StopHoldingSenders() { f.holdSenders.Store(false) }
+
+// holding reports whether readers may hold senders back.
+func (f *Fanout) holding() bool { return f.holdSenders.Load() }
+
+// now reads the Fanout's clock, in Unix nanoseconds.
+func (f *Fanout) now() int64 { return f.clock.Now().UnixNano() }
 
 // Registry returns the registry members are kept in.
 func (f *Fanout) Registry() *Registry { return f.reg }
@@ -187,6 +241,7 @@ type Stats struct {
 	Congested   bool   // senders are being held back now
 	Congestions uint64 // times back-pressure began
 	Held        int64  // senders parked now
+	Flagged     int64  // readers holding senders back now
 	Full        int64  // members whose socket was full, waiting for room
 
 	Window    time.Duration // the widest coalescing window a hub chose for its last round
@@ -204,7 +259,7 @@ func (f *Fanout) TakePeakLogBytes() int64 {
 // Stats sums the hubs' counters. Safe for concurrent use.
 func (f *Fanout) Stats() Stats {
 	s := Stats{LostTasks: f.lostTasks.Load(), LogBytes: f.liveBytes.Load(), Congested: f.Congested(),
-		Congestions: f.congestions.Load(), Held: f.heldNow.Load(), Full: f.blockedNow.Load()}
+		Congestions: f.congestions.Load(), Held: f.heldNow.Load(), Flagged: f.flaggedNow.Load(), Full: f.blockedNow.Load()}
 	if f.opts.Coalesce > 0 {
 		s.Duty = f.pacer.Duty()
 	}

@@ -113,15 +113,17 @@ func TestConcurrentOpenCloseBroadcast(t *testing.T) {
 		steady[i] = join(f, ls[i], int64(i+1))
 	}
 
-	var wg sync.WaitGroup
+	var wg, senders sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
-	go func() { // churn: join, publish, leave, on random loops
+	go func() { // churn: join, publish, leave, on random loops, until the senders are done
 		defer wg.Done()
 		for id := int64(1000); ; id++ {
 			select {
 			case <-stop:
-				return
+				if id >= 1100 {
+					return
+				}
 			default:
 			}
 			l := ls[rand.IntN(loops)]
@@ -132,16 +134,16 @@ func TestConcurrentOpenCloseBroadcast(t *testing.T) {
 		}
 	}()
 	for i, s := range steady {
-		wg.Add(1)
+		senders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer senders.Done()
 			for n := range perSender {
 				s.loop.do(func() { s.Publish(fmt.Appendf(nil, "s%d %d", i, n)) })
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
-	close(stop)
+	senders.Wait()
+	close(stop) // churn goes on until at least 100 members came and went
 	wg.Wait()
 	settle(t, ls...)
 	if n, err := f.Backlog(context.Background()); err != nil || n != 0 {

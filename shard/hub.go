@@ -23,8 +23,8 @@ type Hub struct {
 	resumeTask  gnet.Runnable // writes to members whose sockets have room again; built once
 	sweepTask   gnet.Runnable // enforces the write deadline; built once
 	releaseTask gnet.Runnable // resumes held senders; built once
-	timer       *time.Timer   // fires a held-back round (nil: Coalesce off)
-	sweepTimer  *time.Timer   // fires sweepTask while members are behind
+	timer       Timer         // fires a held-back round (nil: Coalesce off)
+	sweepTimer  Timer         // fires sweepTask while members are behind
 
 	members      []*Member     // loop-owned: everyone living on this loop
 	out          *batch        // loop-owned: frames read this cycle, not yet sealed
@@ -33,7 +33,7 @@ type Hub struct {
 	leaving      []*Member     // loop-owned: left during a round, removed after it
 	round        []*batch      // loop-owned: the batches of the current round
 	lastRound    time.Time     // loop-owned: when the previous round started
-	costAvg      time.Duration // loop-owned: what recent rounds took to write, averaged
+	costAvg      time.Duration // loop-owned: what recent rounds took to write, averaged (see decayCost)
 	roundCount   roundCount    // loop-owned: what the current round wrote
 	iov          [][]byte      // loop-owned: scratch for one member's writev
 	roundIov     [][]byte      // loop-owned: the current round's batches, for members that were caught up
@@ -61,6 +61,7 @@ type Hub struct {
 	resumePending  bool      // guarded by mu: resumeTask is queued
 
 	logSize atomic.Int64 // logBytes() as of the hub's last change, for Stats
+	keeping atomic.Int32 // members keeping up, as of the last count (see publishKeeping)
 	window  atomic.Int64 // the coalescing window the last round was held to, nanoseconds
 	cost    atomic.Int64 // what the last round took to write, nanoseconds
 
@@ -76,10 +77,10 @@ func newHub(f *Fanout, exec Executor) *Hub {
 	h.sweepTask = gnet.RunnableFunc(func(context.Context) error { h.sweep(); return nil })
 	h.releaseTask = gnet.RunnableFunc(func(context.Context) error { h.releaseHeld(); return nil })
 	if f.opts.Coalesce > 0 {
-		h.timer = time.AfterFunc(time.Hour, func() { h.execute(h.deliverTask) })
+		h.timer = f.clock.AfterFunc(time.Hour, func() { h.execute(h.deliverTask) })
 		h.timer.Stop()
 	}
-	h.sweepTimer = time.AfterFunc(time.Hour, func() { h.execute(h.sweepTask) })
+	h.sweepTimer = f.clock.AfterFunc(time.Hour, func() { h.execute(h.sweepTask) })
 	h.sweepTimer.Stop()
 	return h
 }
@@ -92,6 +93,7 @@ func (h *Hub) Join(m *Member) {
 	h.members = append(h.members, m)
 	h.attach(m)
 	h.f.reg.Add(m)
+	h.countKeepingIfIdle()
 }
 
 // Members returns how many members live on this hub. Runs on the hub's loop.
@@ -111,7 +113,7 @@ func (h *Hub) publish(m *Member, line []byte) {
 	if h.out == nil {
 		h.out = getBatch(h.f, h)
 		if h.f.opts.OnSeal != nil {
-			h.out.first = time.Now()
+			h.out.first = h.f.clock.Now()
 		}
 	}
 	b := h.out
@@ -141,7 +143,7 @@ func (h *Hub) flush() {
 	h.batches.Add(1)
 	b.lines = len(b.frames)
 	if h.f.opts.OnSeal != nil {
-		h.f.opts.OnSeal(b.lines, time.Since(b.first))
+		h.f.opts.OnSeal(b.lines, h.f.clock.Now().Sub(b.first))
 	}
 	if h.f.opts.OnBatch != nil {
 		h.f.opts.OnBatch(b.buf, b.lines)
@@ -174,11 +176,24 @@ func (h *Hub) queued() int {
 // frames left out, with one writev (more only when its socket takes more
 // than one layout's worth). Runs on the hub's loop.
 func (h *Hub) deliver() {
-	now := time.Now()
+	now := h.f.clock.Now()
+	h.mu.Lock()
+	idle := len(h.inbox) == 0 // a held round's timer after the inbox went out with another
+	if idle {
+		h.deliverPending = false
+	}
+	h.mu.Unlock()
+	if idle {
+		return
+	}
 	if h.timer != nil {
 		// Rounds start at least a window apart, the window following what
 		// they cost and how busy the CPUs are (see pacer); a round after a
-		// quiet spell goes at once.
+		// quiet spell goes at once, and what rounds cost before it is
+		// mostly forgotten.
+		if !h.lastRound.IsZero() {
+			h.costAvg = decayCost(h.costAvg, now.Sub(h.lastRound)-h.f.pacer.window(h.costAvg))
+		}
 		wait, window := h.f.pacer.hold(now, h.lastRound, h.costAvg)
 		h.window.Store(int64(window))
 		if wait > 0 {
@@ -223,10 +238,10 @@ func (h *Hub) deliver() {
 			h.checkFlag(m, nanos, true)
 		}
 	}
-	cost := time.Since(now)
+	cost := h.f.clock.Now().Sub(now)
 	h.costAvg = averageCost(h.costAvg, cost)
 	h.cost.Store(int64(cost))
-	h.cutLaggards()
+	h.cutLaggards(nanos)
 	h.delivering = false
 	clear(h.roundIov)
 	h.afterWrites()
@@ -244,6 +259,7 @@ func (h *Hub) writeRound(m *Member, first uint64, now int64) {
 		h.caughtUp++
 		m.cursor, m.entry = h.tail, h.nextSeq
 		m.sent += uint64(n)
+		m.moved = now // a socket that took everything is read
 		h.roundCount.bytes += uint64(n)
 		h.roundCount.deliveries += uint64(h.roundLines)
 		return
@@ -286,6 +302,7 @@ func (h *Hub) afterWrites() {
 	h.leaving = h.leaving[:0]
 	h.trim()
 	h.publishCount()
+	h.countKeepingIfIdle()
 	if h.logBytes() > 0 && !h.sweeping {
 		h.sweeping = true
 		h.sweepTimer.Reset(h.f.sweepEvery)
@@ -338,6 +355,7 @@ func (h *Hub) block(m *Member) {
 		return
 	}
 	m.blocked = true
+	m.unsent = unsentOf(m) // what probe compares with, from the start
 	h.f.blockedNow.Add(1)
 }
 
@@ -369,7 +387,7 @@ func (h *Hub) resume() {
 	h.ready = h.readySpare[:0]
 	h.resumePending = false
 	h.mu.Unlock()
-	now := time.Now().UnixNano()
+	now := h.f.now()
 	h.delivering = true
 	for _, m := range ready {
 		if m.hub != h || !m.blocked || !m.attached {
@@ -431,6 +449,7 @@ func (h *Hub) leave(m *Member) {
 		return
 	}
 	h.remove(m)
+	h.countKeepingIfIdle()
 }
 
 func (h *Hub) remove(m *Member) {

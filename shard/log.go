@@ -75,7 +75,7 @@ func (h *Hub) detach(m *Member) {
 		h.entryAt(m.entry).holders--
 	}
 	m.own = nil
-	h.unflag(m)
+	h.unflag(m, h.f.now())
 	h.unblock(m)
 	if w := h.f.opts.Waiter; w != nil {
 		w.Forget(m)

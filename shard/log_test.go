@@ -222,19 +222,20 @@ func TestWhoIsCutOff(t *testing.T) {
 	}{
 		{name: "reads slowly through a big burst", setup: func(c *testConn) { c.perCall = 4096 }, burst: maxLag * 3 / 4, drain: true},
 		{name: "never reads", setup: func(c *testConn) { c.limit(0) }, burst: 1000, wantErr: ErrSlowConsumer, within: 5 * time.Second},
-		{name: "falls too far behind", setup: func(c *testConn) { c.limit(0) }, burst: maxLag + 64<<10, wantErr: ErrTooFarBehind, patient: true},
-		{name: "write fails", setup: func(c *testConn) { c.fail = syscall.EPIPE }, burst: 100, wantErr: ErrWriteFailed},
+		{name: "falls too far behind", setup: func(c *testConn) { c.limit(0) }, burst: maxLag + 64<<10, wantErr: ErrTooFarBehind, within: time.Second, patient: true},
+		{name: "write fails", setup: func(c *testConn) { c.fail = syscall.EPIPE }, burst: 100, wantErr: ErrWriteFailed, within: time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestLoop(t)
 			w := &fakeWaiter{auto: tc.drain}
+			clock := newManualClock()
 			var cut []error // written on the loop
 			deadline := 200 * time.Millisecond
 			if tc.patient {
 				deadline = time.Hour
 			}
-			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: deadline,
+			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: deadline, Clock: clock,
 				OnEvict: func(m *Member, err error) { cut = append(cut, fmt.Errorf("member %d: %w", m.ID, err)) }})
 			s, ok, r := join(f, l, 1), join(f, l, 2), join(f, l, 3)
 			tc.setup(r.conn)
@@ -249,6 +250,13 @@ func TestWhoIsCutOff(t *testing.T) {
 			}
 			settle(t, l)
 			if tc.wantErr != nil {
+				for range tc.within / (10 * time.Millisecond) {
+					if l.do(func() {}); len(cut) > 0 {
+						break
+					}
+					clock.advance(10 * time.Millisecond) // the sweep runs on the way
+					settle(t, l)
+				}
 				eventually(t, l, "the cut", func() bool { return len(cut) > 0 })
 				l.do(func() {
 					if len(cut) != 1 || !errors.Is(cut[0], tc.wantErr) || !strings.Contains(cut[0].Error(), "member 3") {
@@ -257,7 +265,8 @@ func TestWhoIsCutOff(t *testing.T) {
 				})
 			} else {
 				eventually(t, l, "the slow reader to catch up", func() bool { return r.Lag() == 0 })
-				time.Sleep(300 * time.Millisecond) // past the write deadline: still not cut
+				clock.advance(300 * time.Millisecond) // past the write deadline: still not cut
+				settle(t, l)
 				l.do(func() {
 					if len(cut) != 0 {
 						t.Errorf("a member that reads was cut: %v", cut)
@@ -289,8 +298,9 @@ func TestBackPressure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestLoop(t)
 			w := &fakeWaiter{}
+			clock := newManualClock()
 			var resumed []int64 // written on the loop
-			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: 2 * time.Second,
+			f := newFan(t, Options{Waiter: w, MaxLag: maxLag, WriteDeadline: 2 * time.Second, HoldSenders: true, Clock: clock,
 				OnResume: func(m *Member) { resumed = append(resumed, m.ID) },
 				OnEvict:  func(*Member, error) {}})
 			s, r := join(f, l, 1), join(f, l, 2)
@@ -315,6 +325,12 @@ func TestBackPressure(t *testing.T) {
 			if tc.catchUp {
 				r.conn.unlimit()
 				w.wakeAll()
+			}
+			for range 100 { // a second of the manual clock: past the stall grace
+				if settle(t, l); !f.Congested() {
+					break
+				}
+				clock.advance(10 * time.Millisecond)
 			}
 			eventually(t, l, "congestion to lift", func() bool { return !f.Congested() })
 			eventually(t, l, "the held sender to resume", func() bool { return len(resumed) == 1 && resumed[0] == 1 })

@@ -68,7 +68,8 @@ type Member struct {
 	own      *ownFrames // this member's own frames not yet passed; nil until it sends
 	progress int64      // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
 	moved    int64      // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
-	flagAt   int64      // Unix nanos when flagged was set
+	blame    int64      // nanoseconds of holding senders back while the others kept up, shed over time (pressure.go)
+	blameAt  int64      // Unix nanos blame was last accounted to
 	sent     uint64     // bytes its socket took from the fan-out
 }
 
@@ -125,7 +126,7 @@ func (m *Member) Writable() {
 	}
 }
 
-// Hold parks a sender whose input the server leaves unread because the
+// Hold parks a sender whose socket the server stopped reading because the
 // fan-out is congested ([Fanout.Congested]); Options.OnResume is called
 // for it, on its loop, once the congestion lifts. Runs on the member's loop.
 func (m *Member) Hold() {

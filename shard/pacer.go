@@ -36,6 +36,13 @@ const (
 	idleWeight = 0.5
 	// costWeight is the weight of the newest round in a hub's cost average.
 	costWeight = 0.25
+	// maxCatchUp bounds how many periods one revision may make up for
+	// after a spell without rounds: enough to go from minDuty to maxDuty.
+	maxCatchUp = 32
+	// costHalfLife is how fast a hub forgets what its rounds cost while it
+	// has none beyond its window: a spell without load leaves no stale
+	// cost to hold the next lines back.
+	costHalfLife = PacerPeriod
 )
 
 // IdleMeter reports how idle the CPUs the process runs on were since it
@@ -62,8 +69,9 @@ type pacer struct {
 	meter  IdleMeter     // nil: the duty stays DefaultDuty
 	period int64         // nanoseconds between revisions
 
-	mu   sync.Mutex    // held while revising; guards meter and idle
+	mu   sync.Mutex    // held while revising; guards meter, idle and last
 	idle float64       // the CPUs' idle fraction, averaged over recent periods; -1 before the first
+	last int64         // unix nanoseconds of the last revision; 0 before the first
 	next atomic.Int64  // unix nanoseconds of the next revision
 	duty atomic.Uint64 // float64 bits
 }
@@ -105,8 +113,11 @@ func (p *pacer) hold(now, lastRound time.Time, cost time.Duration) (wait, window
 }
 
 // revise updates the duty from the meter once per period; whoever comes
-// first after the period does it, the others go on. Safe for concurrent
-// use.
+// first after the period does it, the others go on. A revision after a
+// spell without rounds (nobody asked) counts for every period it missed:
+// the meter's reading covers all of them, so it weighs as much as that
+// many readings would, and the duty takes that many steps. Safe for
+// concurrent use.
 func (p *pacer) revise(now int64) {
 	if p.meter == nil || now < p.next.Load() || !p.mu.TryLock() {
 		return
@@ -116,20 +127,26 @@ func (p *pacer) revise(now int64) {
 		return // revised meanwhile
 	}
 	p.next.Store(now + p.period)
+	periods := 1
+	if p.last > 0 {
+		periods = int(min(max((now-p.last)/p.period, 1), maxCatchUp))
+	}
+	p.last = now
 	idle, ok := p.meter.Idle()
 	if !ok {
 		return
 	}
 	if p.idle >= 0 {
-		idle = p.idle + idleWeight*(idle-p.idle)
+		weight := 1 - math.Pow(1-idleWeight, float64(periods))
+		idle = p.idle + weight*(idle-p.idle)
 	}
 	p.idle = idle
 	duty := p.Duty()
 	switch {
 	case idle < busyIdle:
-		duty = max(duty*dutyDown, minDuty)
+		duty = max(duty*math.Pow(dutyDown, float64(periods)), minDuty)
 	case idle > spareIdle:
-		duty = min(duty*dutyUp, maxDuty)
+		duty = min(duty*math.Pow(dutyUp, float64(periods)), maxDuty)
 	}
 	p.duty.Store(math.Float64bits(duty))
 }
@@ -140,4 +157,19 @@ func averageCost(avg, cost time.Duration) time.Duration {
 		return cost
 	}
 	return avg + time.Duration(costWeight*float64(cost-avg))
+}
+
+// decayCost forgets part of a hub's cost average for a spell without
+// rounds: idle is the time since the last round started less the window
+// the pacer asked for (rounds held a window apart are not a spell without
+// rounds). The average halves every costHalfLife of it.
+func decayCost(avg, idle time.Duration) time.Duration {
+	if avg <= 0 || idle <= 0 {
+		return avg
+	}
+	halvings := float64(idle) / float64(costHalfLife)
+	if halvings > 60 {
+		return 0
+	}
+	return time.Duration(float64(avg) * math.Exp2(-halvings))
 }

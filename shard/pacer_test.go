@@ -1,7 +1,9 @@
 package shard
 
 import (
+	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -146,5 +148,71 @@ func TestPacerWithoutMeterOrWindow(t *testing.T) {
 	off := newPacer(0, &fakeMeter{})
 	if w := off.window(time.Second); w != 0 {
 		t.Fatalf("with coalescing off the window is %s", w)
+	}
+}
+
+// syncMeter is a fakeMeter safe to set from the test while loops read it.
+type syncMeter struct{ idle atomic.Uint64 }
+
+func (m *syncMeter) set(idle float64)      { m.idle.Store(math.Float64bits(idle)) }
+func (m *syncMeter) Idle() (float64, bool) { return math.Float64frombits(m.idle.Load()), true }
+
+// TestPacerRecoversAfterLoad: after a spell of saturated CPUs and costly
+// rounds, a second of no load at all (no rounds, idle CPUs) is enough for
+// lines sent 20 ms apart to go out at once again: neither the duty nor the
+// round-cost average keeps what the load left (before, both moved only
+// one step per round, and lines waited up to the cap).
+func TestPacerRecoversAfterLoad(t *testing.T) {
+	const limit = 250 * time.Millisecond
+	l := newTestLoop(t)
+	clock := newManualClock()
+	meter := &syncMeter{}
+	meter.set(0.02)
+	f := newFan(t, Options{Coalesce: limit, Meter: meter, Clock: clock})
+	s, r := join(f, l, 1), join(f, l, 2)
+	var writeCost atomic.Int64 // what a write to r costs, in fake time
+	var arrived []time.Time    // when each of r's writes happened; written on the loop
+	r.conn.onWrite = func() {
+		clock.advance(time.Duration(writeCost.Load()))
+		arrived = append(arrived, clock.Now())
+	}
+	// send publishes n lines every apart; time moves in small steps so
+	// that a held round runs close to when its timer falls due.
+	send := func(every time.Duration, n int) (sent []time.Time) {
+		const tick = 250 * time.Microsecond
+		for range n {
+			sent = append(sent, clock.Now())
+			l.do(func() { s.Publish([]byte("x")) })
+			settle(t, l)
+			for range every / tick {
+				clock.advance(tick)
+				settle(t, l)
+			}
+		}
+		return sent
+	}
+	// Two seconds of load: every round costs 20 ms, the CPUs are saturated.
+	writeCost.Store(int64(20 * time.Millisecond))
+	send(10*time.Millisecond, 200)
+	if w := f.Stats().Window; w < 100*time.Millisecond {
+		t.Fatalf("under load the window is %s: the test does not load the pacer", w)
+	}
+	// The load ends: a second without anything, the CPUs idle.
+	meter.set(0.95)
+	writeCost.Store(int64(10 * time.Microsecond))
+	clock.advance(time.Second) // a round still held from the load goes on the way
+	settle(t, l)
+	var before int
+	l.do(func() { before = len(arrived) })
+	sent := send(20*time.Millisecond, 20)
+	var got []time.Time
+	l.do(func() { got = append(got, arrived[before:]...) })
+	if len(got) != len(sent) {
+		t.Fatalf("%d writes for %d lines sent 20 ms apart", len(got), len(sent))
+	}
+	for i := range sent {
+		if wait := got[i].Sub(sent[i]); wait > time.Millisecond {
+			t.Errorf("line %d, a second after the load, waited %s (window %s, duty %.3f)", i, wait, f.Stats().Window, f.Stats().Duty)
+		}
 	}
 }

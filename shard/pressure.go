@@ -5,23 +5,43 @@ import (
 	"time"
 )
 
-// Slow readers and back-pressure. A member is cut off only when it does
-// not read: it made no progress for WriteDeadline while it was owed bytes,
-// or it fell more than MaxLag behind the head of the log while not holding
-// senders back, or, while it held senders back (below), it could not catch
-// up within WriteDeadline. A member that drains its queue is never cut,
-// however large a burst was.
+// Slow readers and back-pressure: who holds senders back, and who is cut.
 //
-// A member that is reading but has fallen more than MaxLag/2 behind is
-// "flagged": while any member of any hub is flagged the fan-out is
-// congested, and the server stops consuming senders' input (it stays in
-// the senders' inbound buffers, once; see Member.Hold). The flag drops
-// when the member is back within MaxLag/4, or when it stops making
-// progress for stallGrace (a client that does not read must not stall
-// everyone: the deadline or MaxLag deals with it). When the last flag
-// drops, every held sender is resumed through Options.OnResume.
+// A member is behind when it is owed bytes of its hub's log. It makes
+// progress when its socket takes bytes: a write takes some, or the bytes
+// its full socket holds unsent go down (a probe, see probe). The rules:
+//
+//   - Not reading. A member owed bytes that makes no progress for
+//     WriteDeadline is cut (ErrSlowConsumer).
+//   - Flagged. A member that is reading (progress within stallGrace) and
+//     falls more than MaxLag/2 behind is flagged: while any member is
+//     flagged the fan-out is congested, and the server stops reading
+//     senders' sockets (Member.Hold; their bytes wait in the kernel and
+//     TCP slows them). The flag drops when the member is back within
+//     MaxLag/4, or when it stops making progress for stallGrace while
+//     within MaxLag (a client that stops reading must not hold everyone).
+//   - Past MaxLag. A member more than MaxLag behind is cut
+//     (ErrTooFarBehind) unless it made progress within cutGrace: then it
+//     is flagged instead, so the log stops growing while it reads. With
+//     Options.HoldSenders off (the server cannot pause reading;
+//     see StopHoldingSenders too) it is cut at once: memory must stay bounded.
+//   - The outlier. A flagged member whose socket is full is to blame for
+//     the senders' wait when no more members are flagged than are keeping
+//     up (caught up, or reading and within MaxLag/2): it accrues blame for
+//     as long as that holds, and sheds a tenth of that rate otherwise. Past
+//     WriteDeadline of blame it is cut (ErrSlowConsumer), and the senders
+//     go back to full speed. When most readers are behind together, it is
+//     overload, not one reader: nobody accrues blame and senders simply
+//     slow down. A member behind only because the server has not written
+//     it yet (its socket is not full) is never to blame. With
+//     Options.SlowReader PaceAll nobody is cut for blame.
 //
 // Everything here runs on the hub's loop unless it says otherwise.
+
+// blameShed is how much slower blame drains than it accrues: a member
+// that holds senders back for more than about one part in blameShed+1 of
+// the time, while the others keep up, is eventually cut.
+const blameShed = 10
 
 // checkFlag flags or unflags m from how far behind it is after a write;
 // moved says the write took bytes (only a member that reads is flagged).
@@ -29,91 +49,193 @@ func (h *Hub) checkFlag(m *Member, now int64, moved bool) {
 	lag := h.tail - m.cursor
 	switch {
 	case !m.flagged && lag > h.f.flagAbove && moved:
-		m.flagged, m.flagAt = true, now
-		h.flags++
-		if h.flags == 1 {
-			h.f.congest()
-		}
+		h.flag(m, now)
 	case m.flagged && lag < h.f.unflagBelow:
-		h.unflag(m)
+		h.unflag(m, now)
+	}
+}
+
+// flag marks m as holding senders back; the first flag congests the
+// fan-out. Without HoldSenders nobody is flagged: readers cannot hold
+// senders that the server cannot stop reading.
+func (h *Hub) flag(m *Member, now int64) {
+	if m.flagged || !h.f.holding() {
+		return
+	}
+	m.shedBlame(now)
+	m.flagged = true
+	h.flags++
+	h.f.flaggedNow.Add(1)
+	if h.flags == 1 {
+		h.f.congest()
 	}
 }
 
 // unflag drops m's flag; the last flag of the last hub lifts congestion.
-func (h *Hub) unflag(m *Member) {
+func (h *Hub) unflag(m *Member, now int64) {
 	if !m.flagged {
 		return
 	}
+	h.accrueBlame(m, now)
 	m.flagged = false
 	h.flags--
+	h.f.flaggedNow.Add(-1)
 	if h.flags == 0 {
 		h.f.decongest()
 	}
 }
 
-// cutLaggards cuts every member more than MaxLag behind the head of the
-// log that is not reading. Cheap when nobody is that far behind: the log
-// is shorter.
-func (h *Hub) cutLaggards() {
+// shedBlame drains m's blame for the time since it was last accounted,
+// during which it was not to blame.
+func (m *Member) shedBlame(now int64) {
+	if m.blame > 0 && now > m.blameAt {
+		m.blame = max(m.blame-(now-m.blameAt)/blameShed, 0)
+	}
+	m.blameAt = now
+}
+
+// accrueBlame accounts the time since m's blame was last accounted: to
+// m's blame if it is the outlier holding senders back (see the rules
+// above), shed otherwise. m is flagged.
+func (h *Hub) accrueBlame(m *Member, now int64) {
+	if !m.blocked || !h.f.outliersPossible() {
+		m.shedBlame(now)
+		return
+	}
+	if now > m.blameAt {
+		m.blame += now - m.blameAt
+	}
+	m.blameAt = now
+}
+
+// outliersPossible reports whether a flagged member may be the one to
+// blame: no more members are flagged than are keeping up. Safe for
+// concurrent use; it reads counters each hub publishes.
+func (f *Fanout) outliersPossible() bool {
+	keeping := int64(0)
+	for _, h := range f.Hubs() {
+		keeping += int64(h.keeping.Load())
+	}
+	return f.flaggedNow.Load() <= keeping
+}
+
+// publishKeeping counts the members that keep up for outliersPossible:
+// caught up, or reading (progress within stallGrace) and less than MaxLag/2
+// behind. The sweep counts, every sweepEvery while the log holds anything.
+func (h *Hub) publishKeeping(now int64) {
+	if h.countKeepingIfIdle() {
+		return
+	}
+	n := 0
+	for _, m := range h.members {
+		if !m.attached || m.flagged {
+			continue
+		}
+		if m.cursor == h.tail || (now-m.moved < int64(h.f.stallGrace) && h.tail-m.cursor <= h.f.flagAbove) {
+			n++
+		}
+	}
+	h.keeping.Store(int32(n))
+}
+
+// countKeepingIfIdle publishes the count of members keeping up when the
+// log is empty: then every attached member is caught up. It reports
+// whether it did.
+func (h *Hub) countKeepingIfIdle() bool {
+	if h.logBytes() != 0 {
+		return false
+	}
+	h.keeping.Store(int32(h.caughtUp))
+	return true
+}
+
+// cutLaggards deals with every member more than MaxLag behind: one that
+// read within cutGrace holds senders back (flagged) so that the log stops
+// growing while it catches up; any other is cut. Cheap when nobody is that
+// far behind: the log is shorter.
+func (h *Hub) cutLaggards(now int64) {
 	maxLag := int64(h.f.opts.MaxLag)
 	if h.logBytes() <= maxLag {
 		return
 	}
 	for _, m := range h.members {
-		// A flagged member is reading and senders are held back for it: it
-		// is cut only if it cannot catch up within the write deadline.
-		if m.attached && !m.flagged && h.tail-m.cursor > maxLag {
-			h.cut(m, fmt.Errorf("%w: %d bytes behind, more than the %d allowed", ErrTooFarBehind, h.tail-m.cursor, maxLag))
+		lag := h.tail - m.cursor
+		if !m.attached || lag <= maxLag {
+			continue
 		}
+		if h.f.holding() && now-m.moved < int64(h.f.cutGrace) {
+			h.flag(m, now)
+			continue
+		}
+		idle := "has taken nothing"
+		if m.moved > 0 {
+			idle = "took nothing for " + time.Duration(now-m.moved).Round(time.Millisecond).String()
+		}
+		h.cut(m, fmt.Errorf("%w: %d bytes behind, more than the %d allowed, and its socket %s",
+			ErrTooFarBehind, lag, maxLag, idle))
 	}
 }
 
-// sweep enforces the write deadline and drops the flags of members that
-// stopped reading. It runs every sweepEvery while the log holds anything.
+// sweep enforces the write deadline and the outlier rule, drops the flags
+// of members that stopped reading, and counts who keeps up. It runs every
+// sweepEvery while the log holds anything.
 func (h *Hub) sweep() {
 	h.sweeping = false
-	now := time.Now().UnixNano()
+	now := h.f.now()
 	deadline := int64(h.f.opts.WriteDeadline)
 	h.delivering = true // members cut here may leave at once: keep the list still
 	for _, m := range h.members {
 		if !m.attached || m.cursor == h.tail {
 			continue
 		}
-		if m.blocked && now-m.moved > int64(h.f.stallGrace/2) {
-			h.probe(m, now)
+		if m.blocked && now-m.moved >= int64(h.f.sweepEvery) {
+			h.probe(m, now) // no write took bytes since the last sweep: look at the socket
+		}
+		if m.flagged {
+			h.accrueBlame(m, now)
 		}
 		switch {
 		case m.progress != 0 && now-m.progress > deadline:
 			h.cut(m, fmt.Errorf("%w: no progress for %s, %d bytes behind", ErrSlowConsumer,
 				time.Duration(now-m.progress).Round(time.Millisecond), h.tail-m.cursor))
-		case m.flagged && now-m.flagAt > deadline:
-			h.cut(m, fmt.Errorf("%w: still %d bytes behind after holding senders back for %s", ErrSlowConsumer,
-				h.tail-m.cursor, time.Duration(now-m.flagAt).Round(time.Millisecond)))
-		case m.flagged && now-m.moved > int64(h.f.stallGrace):
-			h.unflag(m)
+		case m.flagged && m.blame > deadline && h.f.opts.SlowReader == CutOutliers:
+			h.cut(m, fmt.Errorf("%w: reads slower than the others: held senders back for %s while they kept up, %d bytes behind",
+				ErrSlowConsumer, time.Duration(m.blame).Round(time.Millisecond), h.tail-m.cursor))
+		case m.flagged && now-m.moved > int64(h.f.stallGrace) && h.tail-m.cursor <= int64(h.f.opts.MaxLag):
+			h.unflag(m, now)
 		case !m.blocked && h.f.opts.Waiter == nil:
 			h.writeTo(m, now) // no Waiter: retry here
 		}
 	}
-	h.cutLaggards() // members unflagged above may be past MaxLag
+	h.cutLaggards(now) // members unflagged above may be past MaxLag
 	h.delivering = false
 	h.afterWrites() // and it re-arms the sweep while the log holds anything
+	h.publishKeeping(now)
 }
 
 // probe looks for progress a full socket does not report: a kernel
 // reports room only once a good part of its send buffer is free, and a
 // client that reads slowly through a small window may take long to free
-// it. Bytes the socket sent since the last probe count as progress.
+// it (its acknowledgements free the buffer in steps of its window, tens
+// of milliseconds apart). Bytes the socket sent since the last look count
+// as progress. The first look is taken when the member blocks (see
+// Hub.block), and the sweep looks again every sweepEvery, so a reader
+// that reads is seen to within a sweep or two of its window's steps.
 func (h *Hub) probe(m *Member, now int64) {
-	s, ok := m.Conn.(unsentSink)
-	if !ok {
-		return
-	}
-	q := int32(min(s.Unsent(), 1<<31-1))
+	q := unsentOf(m)
 	if q >= 0 && m.unsent >= 0 && q < m.unsent {
 		m.progress, m.moved = now, now
 	}
 	m.unsent = q
+}
+
+// unsentOf returns what m's socket holds unsent, or -1 when it cannot say.
+func unsentOf(m *Member) int32 {
+	s, ok := m.Conn.(unsentSink)
+	if !ok {
+		return -1
+	}
+	return int32(min(s.Unsent(), 1<<31-1))
 }
 
 // releaseHeld resumes every sender parked on this hub.
@@ -155,6 +277,6 @@ func (f *Fanout) decongest() {
 }
 
 // Congested reports whether some reader is so far behind that senders'
-// input should be left unread for now. Safe for concurrent use; one atomic
+// sockets should not be read for now. Safe for concurrent use; one atomic
 // load.
 func (f *Fanout) Congested() bool { return f.congested.Load() > 0 }
