@@ -137,6 +137,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.StringVar(&c.ClusterTLSCert, "cluster-tls-cert", c.ClusterTLSCert, "client certificate for NATS (with --cluster-tls-key)")
 	fs.StringVar(&c.ClusterTLSKey, "cluster-tls-key", c.ClusterTLSKey, "client key for NATS")
 	fs.DurationVar(&c.ClusterReconnectWait, "cluster-reconnect-wait", c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
+	fs.StringVar(&c.ClusterKeyFile, "cluster-key-file", c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, metrics_addr=…); removed at exit")

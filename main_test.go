@@ -385,6 +385,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "bench nats servers and addr", args: []string{"bench", "--nats-servers", "3", "--addr", "127.0.0.1:1"}, wantMsg: "--addr"},
 		{name: "bench negative workers", args: []string{"bench", "--workers", "-1"}, wantMsg: "--workers"},
 		{name: "bench cluster not a URL", args: []string{"bench", "--cluster", "nats-a:4222"}, wantMsg: "--cluster"},
+		{name: "cluster key without a cluster", args: []string{"serve", "--cluster-key-file", "/nonexistent"}, wantMsg: "invalid --cluster-key-file: needs --cluster"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

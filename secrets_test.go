@@ -59,8 +59,8 @@ func TestSecretsStayInside(t *testing.T) {
 			},
 		},
 		{
-			name:    "token in a file, password in --cluster",
-			secrets: []string{"Tok3nInFile", "S3cretPathPart", "Passw0rdOnCmdLine"},
+			name:    "token in a file, password in --cluster, a cluster key file",
+			secrets: []string{"Tok3nInFile", "S3cretPathPart", "Passw0rdOnCmdLine", "ClusterK3yMaterial"},
 			nats:    func(t *testing.T) int { return startAuthNATS(t, "fanout", "Passw0rdOnCmdLine", "") },
 			args: func(t *testing.T, port int) ([]string, []string, string) {
 				dir := filepath.Join(t.TempDir(), "S3cretPathPart")
@@ -71,7 +71,12 @@ func TestSecretsStayInside(t *testing.T) {
 				if err := os.WriteFile(file, []byte("Tok3nInFile\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				return []string{"--admin-token-file=" + file, "--cluster", fmt.Sprintf("nats://fanout:Passw0rdOnCmdLine@127.0.0.1:%d", port)},
+				keyFile := filepath.Join(dir, "cluster.key")
+				if err := os.WriteFile(keyFile, []byte("ClusterK3yMaterial-"+strings.Repeat("k", 48)+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"--admin-token-file=" + file, "--cluster", fmt.Sprintf("nats://fanout:Passw0rdOnCmdLine@127.0.0.1:%d", port),
+						"--cluster-key-file", keyFile},
 					nil, "Tok3nInFile"
 			},
 		},

@@ -1,9 +1,9 @@
 package cluster
 
 import (
-	"bytes"
-	"errors"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -20,9 +20,8 @@ const (
 	DefaultReconnectWait = 2 * time.Second
 	DefaultPublishQueue  = 1024     // batches
 	DefaultPendingBytes  = 64 << 20 // received, not yet injected
-	nodeCheckTimeout     = time.Second
-	originHeader         = "Fanout-Node"
-	maxNodeNumber        = 1023 // snowflake's 10 node bits
+	DefaultMaxLine       = 64 << 10 // as the server's --max-line
+	minFrameLen          = len("1:x\r\n")
 )
 
 // Config says how to join the domain.
@@ -37,21 +36,26 @@ type Config struct {
 	ReconnectWait time.Duration // between reconnect attempts (nats.go adds jitter)
 	PublishQueue  int           // batches waiting to be published; past it they are dropped
 	PendingBytes  int           // bytes received and not yet injected; past it NATS drops
-	Describe      string        // how this node answers the node-number check
+	MaxLine       int           // longest line a received frame may hold, as the server's --max-line
+	Keys          [][]byte      // cluster keys (ParseKeys); none: messages are not authenticated
+	NodeCheckWait time.Duration // bound on the node-number check; default DefaultNodeCheckWait
+	Describe      string        // how this node answers an authenticated node-number check (pid, host)
 }
 
 // Stats are the bridge's counters.
 type Stats struct {
-	Connected      bool
-	Published      uint64 // lines published
-	PublishDropped uint64 // lines not published: queue full, or NATS refused them
-	Received       uint64 // lines received from other nodes and delivered locally
-	Missed         uint64 // lines other nodes published that never arrived here (an outage, a NATS drop); counted when the origin's next message arrives
-	Duplicates     uint64 // lines that arrived twice and were dropped the second time
-	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
-	InjectDropped  uint64 // lines received but refused: local delivery too far behind
-	Malformed      uint64 // messages that did not hold whole frames
-	Outages        uint64 // disconnections seen
+	Connected       bool
+	Published       uint64 // lines published
+	PublishDropped  uint64 // lines not published: queue full, or NATS refused them
+	Received        uint64 // lines received from other nodes and delivered locally
+	Missed          uint64 // lines other nodes published that never arrived here (an outage, a NATS drop); counted when the origin's next message arrives
+	Duplicates      uint64 // lines that arrived twice and were dropped the second time
+	ReceiveDropped  uint64 // messages NATS dropped because this node fell behind
+	InjectDropped   uint64 // lines received but refused: local delivery too far behind
+	Malformed       uint64 // messages dropped whole: a header or a frame failed the checks
+	Unauthenticated uint64 // with a key: messages dropped for a missing or wrong MAC
+	Origins         int    // origin nodes whose sequence is tracked (at most 1024)
+	Outages         uint64 // disconnections seen
 }
 
 // Bridge is a node's link to the domain.
@@ -70,19 +74,23 @@ type Bridge struct {
 	queueMu sync.RWMutex // guards closing against Offer's send; never held across a blocking call
 	closing bool         // guarded by queueMu: queue is closed, Offer drops
 
-	out     outSeq  // owned by the publisher goroutine
-	origins origins // owned by the subscription goroutine
+	out     outSeq       // owned by the publisher goroutine
+	tx      *macer       // owned by the publisher goroutine; nil without a key
+	origins originTable  // owned by the subscription goroutine
+	rx      *macer       // owned by the subscription goroutine; nil without a key
+	seed    maphash.Seed // payload hashes for duplicates, without a key
 
-	published, publishDropped, received, missed, duplicates, injectDropped, malformed, outages atomic.Uint64
+	rejectLog, unauthLog, staleLog logLimit
+
+	published, publishDropped, received, missed, duplicates, injectDropped, malformed, unauthenticated, outages atomic.Uint64
+
+	originsUsed atomic.Int64 // origins.used, for Stats
 }
 
 type outMsg struct {
 	data  []byte
 	lines int
 }
-
-// ErrNodeInUse is returned by Join when a live node has the same number.
-var ErrNodeInUse = errors.New("cluster: node number already in use")
 
 // Join connects to NATS, checks that no live node has cfg.Node, and starts
 // relaying: inject receives other nodes' batches (on nats.go's goroutine,
@@ -100,16 +108,36 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 	if cfg.PendingBytes <= 0 {
 		cfg.PendingBytes = DefaultPendingBytes
 	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = DefaultMaxLine
+	}
+	if cfg.NodeCheckWait <= 0 {
+		cfg.NodeCheckWait = DefaultNodeCheckWait
+	}
+	if cfg.Node < 0 || cfg.Node > maxNodeNumber {
+		return nil, fmt.Errorf("cluster: node %d is not 0..%d", cfg.Node, maxNodeNumber)
+	}
+	if len(cfg.Keys) > MaxKeys {
+		return nil, fmt.Errorf("%w: %d keys, at most %d", ErrBadKeyFile, len(cfg.Keys), MaxKeys)
+	}
+	for _, k := range cfg.Keys {
+		if len(k) < MinKeyLen {
+			return nil, fmt.Errorf("%w: a key of %d bytes, want at least %d", ErrBadKeyFile, len(k), MinKeyLen)
+		}
+	}
 	node := strconv.FormatInt(cfg.Node, 10)
 	b := &Bridge{
-		cfg:     cfg,
-		log:     log.With("component", "cluster"),
-		node:    node,
-		inject:  inject,
-		queue:   make(chan outMsg, cfg.PublishQueue),
-		out:     outSeq{incarnation: strconv.FormatInt(time.Now().UnixNano(), 36)},
-		origins: origins{},
+		cfg:    cfg,
+		log:    log.With("component", "cluster"),
+		node:   node,
+		inject: inject,
+		queue:  make(chan outMsg, cfg.PublishQueue),
+		out:    outSeq{run: uint64(time.Now().UnixNano())},
+		tx:     newMacer(cfg.Keys),
+		rx:     newMacer(cfg.Keys),
+		seed:   maphash.MakeSeed(),
 	}
+	b.origins.trusted = len(cfg.Keys) > 0
 	opts := []nats.Option{
 		nats.Name("fanout node " + node),
 		nats.NoEcho(),
@@ -145,6 +173,7 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 		return nil, fmt.Errorf("cluster: connect to %s: %w", redact(cfg.URLs), err)
 	}
 	b.nc = nc
+	b.origins.maxFrames = uint64(max(nc.MaxPayload(), 1))/uint64(minFrameLen) + 1
 	if err := b.checkNode(); err != nil {
 		nc.Close()
 		return nil, err
@@ -155,44 +184,13 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 	}
 	b.wg.Add(1)
 	go b.publish()
-	b.log.Info("joined broadcast domain", "url", redact(nc.ConnectedUrl()), "subject", cfg.Subject, "node", cfg.Node)
+	b.log.Info("joined broadcast domain", "url", redact(nc.ConnectedUrl()), "subject", cfg.Subject, "node", cfg.Node,
+		"authenticated", len(cfg.Keys) > 0)
 	return b, nil
 }
 
-func (b *Bridge) controlSubject() string {
-	return b.cfg.Subject + ".node." + strconv.FormatInt(b.cfg.Node, 10)
-}
-
-// checkNode asks whether a node holds our number. No subscriber at all
-// (no responders) means the number is free. A subscriber that does not
-// answer is most likely a node that died without closing its connection:
-// NATS keeps its subscription until it notices (at once when the process
-// dies on a live host, whose kernel closes the socket; after the server's
-// ping_interval × ping_max when the host itself vanished), so the number
-// stays taken until then rather than risk two nodes minting the same IDs.
-func (b *Bridge) checkNode() error {
-	reply, err := b.nc.Request(b.controlSubject(), nil, nodeCheckTimeout)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: node %d is live (%s); give every node its own --node",
-			ErrNodeInUse, b.cfg.Node, reply.Data)
-	case errors.Is(err, nats.ErrTimeout):
-		return fmt.Errorf("%w: node %d is subscribed but did not answer within %s; if it died, "+
-			"its number is free once NATS drops its connection (NATS ping_interval × ping_max)",
-			ErrNodeInUse, b.cfg.Node, nodeCheckTimeout)
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil
-	default:
-		return fmt.Errorf("cluster: node-number check: %w", err)
-	}
-}
-
 func (b *Bridge) subscribe() error {
-	ctl, err := b.nc.Subscribe(b.controlSubject(), func(m *nats.Msg) {
-		if err := m.Respond([]byte(b.cfg.Describe)); err != nil {
-			b.log.Warn("answering node-number check", "err", err)
-		}
-	})
+	ctl, err := b.nc.Subscribe(b.controlSubject(), b.answerCheck(newMacer(b.cfg.Keys)))
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe %s: %w", b.controlSubject(), err)
 	}
@@ -211,29 +209,65 @@ func (b *Bridge) subscribe() error {
 	return nil
 }
 
-// receive injects one batch from another node. Runs on nats.go's
-// subscription goroutine, one message at a time.
+// receive checks one message from the subject and injects its batch.
+// Whoever can publish there can send anything, so the message is believed
+// only if every part of it is what a node sends: one canonical origin and
+// sequence header, a valid MAC with a key, frames that are all
+// "<id>:<line>\r\n" with the origin's node bits in every ID and lines
+// within --max-line. Otherwise it is dropped whole, counted and logged
+// (at most once per logEvery per kind). Runs on nats.go's subscription
+// goroutine, one message at a time.
 func (b *Bridge) receive(m *nats.Msg) {
-	origin := m.Header.Get(originHeader)
-	if origin == b.node {
-		return // our own (NoEcho makes this rare: a second connection of ours)
-	}
-	lines := bytes.Count(m.Data, []byte{'\n'})
-	if lines == 0 || !bytes.HasSuffix(m.Data, []byte("\r\n")) {
-		b.malformed.Add(1)
+	originText, ok1 := headerValue(m.Header, originHeader)
+	seqText, ok2 := headerValue(m.Header, seqHeader)
+	node, ok3 := parseNode(originText)
+	if !ok1 || !ok2 || !ok3 {
+		b.reject(m, "a missing, repeated or non-canonical Fanout-Node or Fanout-Seq header")
 		return
 	}
-	seq := m.Header.Get(seqHeader)
-	if n, err := strconv.Atoi(origin); err != nil || n < 0 || n > maxNodeNumber {
-		// Only node numbers are tracked, so a stray publisher on the
-		// subject cannot grow the per-origin state: its lines go through
-		// untracked.
-		seq = ""
+	var sum uint64 // the payload's hash, for duplicates: with a key, its MAC's
+	if b.rx != nil {
+		mac, ok := headerValue(m.Header, macHeader)
+		b.rx.fields(macKindMessage, b.cfg.Subject, originText, seqText)
+		if !ok || !b.rx.verify(mac, m.Data) {
+			b.unauthenticated.Add(1)
+			if ok, suppressed := b.unauthLog.allow(time.Now()); ok {
+				b.log.Warn("dropped a message without a valid MAC from the NATS subject (a publisher without the cluster key)",
+					"origin", originText, "bytes", len(m.Data), "suppressed", suppressed) // originText is canonical here
+			}
+			return
+		}
+		sum = binary.LittleEndian.Uint64(b.rx.sum[:8])
 	}
-	v, missed := b.origins.observe(origin, seq, lines)
+	if int64(node) == b.cfg.Node {
+		// NoEcho keeps our own messages from us: this is another process.
+		b.reject(m, "a message naming this node as its origin: another node runs with this --node, or it is forged")
+		return
+	}
+	lines, ferr := checkFrames(m.Data, node, b.cfg.MaxLine)
+	if ferr != frameOK {
+		b.reject(m, ferr.String())
+		return
+	}
+	seq, ok := parseSeq(seqText, lines)
+	if !ok {
+		b.reject(m, "a non-canonical Fanout-Seq header")
+		return
+	}
+	if b.rx == nil {
+		sum = maphash.Bytes(b.seed, m.Data)
+	}
+	v, missed := b.origins.observe(node, seq, lines, sum)
+	b.originsUsed.Store(int64(b.origins.used))
 	b.missed.Add(missed)
-	if v == duplicate {
+	if v != deliver {
 		b.duplicates.Add(uint64(lines))
+		if v == stale {
+			if ok, suppressed := b.staleLog.allow(time.Now()); ok {
+				b.log.Warn("dropped a signed message of an older run or far behind its node's stream: a replay, or the node's clock went back across a restart",
+					"origin", node, "suppressed", suppressed)
+			}
+		}
 		return
 	}
 	if !b.inject(m.Data, lines) {
@@ -241,6 +275,20 @@ func (b *Bridge) receive(m *nats.Msg) {
 		return
 	}
 	b.received.Add(uint64(lines))
+}
+
+// reject counts a message that failed a check and logs why, within
+// logEvery. Never logs the payload.
+func (b *Bridge) reject(m *nats.Msg, why string) {
+	b.malformed.Add(1)
+	if ok, suppressed := b.rejectLog.allow(time.Now()); ok {
+		origin, _ := headerValue(m.Header, originHeader)
+		if len(origin) > 16 {
+			origin = origin[:16] + "…"
+		}
+		b.log.Warn("dropped a message from the NATS subject", "why", why, "origin", origin,
+			"bytes", len(m.Data), "suppressed", suppressed)
+	}
 }
 
 // Offer queues a sealed batch for publishing; it copies buf and never
@@ -266,7 +314,12 @@ func (b *Bridge) Offer(buf []byte, lines int) {
 func (b *Bridge) publish() {
 	defer b.wg.Done()
 	for m := range b.queue {
-		header := nats.Header{originHeader: []string{b.node}, seqHeader: []string{b.out.stamp(m.lines)}}
+		seq := b.out.stamp(m.lines)
+		header := nats.Header{originHeader: []string{b.node}, seqHeader: []string{seq}}
+		if b.tx != nil {
+			b.tx.fields(macKindMessage, b.cfg.Subject, b.node, seq)
+			header[macHeader] = []string{b.tx.sign(m.data)}
+		}
 		err := b.nc.PublishMsg(&nats.Msg{Subject: b.cfg.Subject, Header: header, Data: m.data})
 		if err != nil {
 			b.publishDropped.Add(uint64(m.lines))
@@ -283,16 +336,18 @@ func (b *Bridge) Connected() bool { return b.nc.IsConnected() }
 func (b *Bridge) Stats() Stats {
 	dropped, _ := b.sub.Dropped()
 	return Stats{
-		Connected:      b.Connected(),
-		Published:      b.published.Load(),
-		PublishDropped: b.publishDropped.Load(),
-		Received:       b.received.Load(),
-		Missed:         b.missed.Load(),
-		Duplicates:     b.duplicates.Load(),
-		ReceiveDropped: uint64(max(dropped, 0)),
-		InjectDropped:  b.injectDropped.Load(),
-		Malformed:      b.malformed.Load(),
-		Outages:        b.outages.Load(),
+		Connected:       b.Connected(),
+		Published:       b.published.Load(),
+		PublishDropped:  b.publishDropped.Load(),
+		Received:        b.received.Load(),
+		Missed:          b.missed.Load(),
+		Duplicates:      b.duplicates.Load(),
+		ReceiveDropped:  uint64(max(dropped, 0)),
+		InjectDropped:   b.injectDropped.Load(),
+		Malformed:       b.malformed.Load(),
+		Unauthenticated: b.unauthenticated.Load(),
+		Origins:         int(b.originsUsed.Load()),
+		Outages:         b.outages.Load(),
 	}
 }
 

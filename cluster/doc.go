@@ -8,9 +8,18 @@
 // origin node in a header, so a node never re-delivers its own lines.
 // Sender IDs are snowflakes, unique across the domain as long as node
 // numbers are: a joining node asks on a control subject whether a live
-// node already has its number, and refuses to start if one answers, or if
-// a node subscribed there does not answer in time (a hung node keeps its
-// number until NATS drops its connection).
+// node already has its number, and refuses to start if one answers (see
+// control.go). The question waits at most NodeCheckWait: a subscriber that
+// never answers (a node that died without closing its connection, or
+// anyone squatting on the subject) cannot keep a node from starting.
+//
+// Whoever can publish on the subject is not trusted (see receive): a
+// message is delivered only if its headers are canonical (one spelling per
+// number, node numbers 0..1023), every frame is "<id>:<line>\r\n" with
+// the origin's node bits in the ID and the line within --max-line, and,
+// with a cluster key (mac.go), it carries a valid HMAC-SHA256. Anything
+// else is dropped whole and counted. The sequence state is built so that
+// no forged message can hide another node's real ones (seq.go).
 //
 // Delivery across nodes is at-most-once, like core NATS: lines published
 // while the connection is down wait in nats.go's bounded reconnect buffer
@@ -18,7 +27,7 @@
 // never reach this node. Local delivery never depends on NATS.
 //
 // Every message also carries its origin's sequence header (see seq.go):
-// the origin's incarnation, the message's number and how many lines the
+// the origin's run (its start time), the message's number and how many lines the
 // origin published before it. A receiver therefore counts exactly how many
 // lines it missed from each origin (an outage, a NATS drop) and drops a
 // message it has already delivered, so a reconnect or a NATS cluster
@@ -30,16 +39,19 @@
 // also learns the cluster's other servers from the one it reached.
 //
 // Memory stays bounded on both sides: the publish queue has a fixed
-// length, NATS holds at most PendingBytes for this node, and local delivery
-// refuses injected batches while its event loops are far behind.
+// length, NATS holds at most PendingBytes for this node, local delivery
+// refuses injected batches while its event loops are far behind, and the
+// per-origin table cannot grow past its 1024 slots.
 //
 // Concurrency rule: Offer runs on event loops and only copies the batch
 // into a bounded channel (never blocks on it; a full channel drops and
 // counts); it holds queueMu's read lock, which Close takes to write only
 // while it closes the channel.
-// One publisher goroutine owns publishing and the outgoing sequence;
-// nats.go's subscription goroutine owns receiving, the per-origin sequence
-// state (one small entry per origin node number seen: at most 1024, since
-// an origin that is not a node number is not tracked) and
-// injects batches in arrival order. Counters are atomic.
+// One publisher goroutine owns publishing, the outgoing sequence and its
+// MAC state; nats.go's subscription goroutine owns receiving, the
+// per-origin sequence state (a fixed table, one slot per node number: at
+// most 1024 entries of about 600 bytes, whatever arrives) and its own MAC
+// state, and injects batches in arrival order; the control subscription's
+// goroutine answers node-number checks with a MAC state of its own.
+// Counters are atomic.
 package cluster

@@ -464,9 +464,11 @@ func (f *freezer) freeze() { f.once.Do(func() { close(f.frozen) }) }
 func (f *freezer) url() string { return "nats://" + f.ln.Addr().String() }
 
 // TestVanishedNodeNumberFreedByPings: a node whose host vanishes (its
-// connection goes silent, no FIN) keeps its number until the NATS server
-// gives up on it after ping_interval × ping_max; the test sets them to
-// 100 ms × 2 and logs how long taking the number over took.
+// connection goes silent, no FIN) holds its number until the NATS server
+// gives up on it after ping_interval × ping_max, or until a new node's
+// check has waited its bound (DefaultNodeCheckWait) for an answer,
+// whichever comes first; the test sets the pings to 100 ms × 2 and logs
+// how long taking the number over took.
 func TestVanishedNodeNumberFreedByPings(t *testing.T) {
 	ns := startNATSWith(t, natsserver.Options{Port: -1, PingInterval: 100 * time.Millisecond, MaxPingsOut: 2})
 	proxy := startFreezer(t, ns.Addr().String())
@@ -505,8 +507,8 @@ func TestVanishedNodeNumberFreedByPings(t *testing.T) {
 		t.Cleanup(func() { again.stop(t) })
 		return true
 	})
-	t.Logf("node 2 went silent; NATS dropped it %s later; a new node 2 started %s later, after %d refusal(s) (each waits the check's 1 s)",
-		(<-dropped).Round(time.Millisecond), time.Since(frozen).Round(time.Millisecond), refused)
+	t.Logf("node 2 went silent; NATS dropped it %s later; a new node 2 started %s later, after %d refusal(s) (the check waits at most %s)",
+		(<-dropped).Round(time.Millisecond), time.Since(frozen).Round(time.Millisecond), refused, cluster.DefaultNodeCheckWait)
 	a, b := dial(t, n1), dial(t, again)
 	waitFor(t, "the clients to join", func() bool { return n1.Connections() == 1 && again.Connections() == 1 })
 	waitFor(t, "both nodes' subscriptions", func() bool { return ns.GlobalAccount().Interest(cluster.DefaultSubject) == 2 })

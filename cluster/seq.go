@@ -1,86 +1,153 @@
 package cluster
 
-import (
-	"strconv"
-	"strings"
-)
-
-// seqHeader carries "<incarnation>.<message number>.<lines before>": which
-// run of the origin node published the message (a restart starts a new
+// Every message carries its origin's sequence (seqHeader): which run of
+// the origin published it (its start time, so a restart starts a new
 // count), the message's number in that run from 0, and how many lines the
-// origin had published in that run before this message.
-const seqHeader = "Fanout-Seq"
+// run published before it. A receiver uses it to drop a message it has
+// already delivered (NATS may hand one over twice across a reconnect or a
+// re-route) and to count the lines of those it never got.
+//
+// The sequence comes from whoever can publish on the subject, so it is
+// hostile input like the rest: a forged message must not make the receiver
+// drop the real origin's lines, nor claim any number of missed lines.
+// Hence:
+//   - A message is a duplicate only if the receiver delivered one with the
+//     same run, number and payload hash, among the origin's last `window`
+//     numbers. A forged message with a real message's number therefore
+//     never hides the real one (their payloads differ), and a message that
+//     arrives behind a later one of its origin is delivered if it was not
+//     before: a forged jump a few numbers ahead hides nothing. With a
+//     cluster key there are no forgeries, and order comes first: a message
+//     behind one already delivered is dropped as before (core NATS keeps
+//     one publisher's messages in order; this is for a failover's edge).
+//   - A message far below what the receiver expects (more than `window`
+//     behind) restarts the count there (a "rewind") rather than being
+//     dropped, so a forged jump to 2^64 lasts until the origin's next real
+//     message. With a cluster key, messages are authentic and such a
+//     message is a replay: it is dropped instead.
+//   - A jump forward counts its lines as missed only when it is consistent:
+//     at most maxSkip messages skipped, each of at least one and at most
+//     maxFrames lines; otherwise the count restarts at the message and
+//     nothing is counted. One message can add at most maxSkip × maxFrames.
+//   - A new run restarts the count without counting anything missed. With a
+//     cluster key, a run older than the one seen last is a replay of an
+//     old run and is dropped.
+//
+// The table has one fixed slot per node number (0..1023) and nothing else:
+// at most 1024 entries, whatever arrives.
+
+// window is how many of an origin's latest message numbers are remembered
+// for spotting a duplicate: NATS hands a message over twice only right
+// after the first time.
+const window = 64
+
+// maxSkip is the largest gap, in messages, counted as missed lines: about
+// three minutes of an origin publishing 100 000 messages/s into an outage.
+const maxSkip = 1 << 24
 
 // outSeq numbers what one node publishes. Owned by the publisher goroutine.
 type outSeq struct {
-	incarnation string // this run of the node, in base 36
-	next        uint64 // number of the next message
-	lines       uint64 // lines in the messages numbered so far
+	run   uint64 // this run of the node: its start time, Unix ns
+	next  uint64 // number of the next message
+	lines uint64 // lines in the messages numbered so far
 }
 
 // stamp returns the header value for a message of lines lines and counts it.
 // A message that then fails to publish keeps its number: receivers count
 // its lines as missed, which they are.
 func (o *outSeq) stamp(lines int) string {
-	v := o.incarnation + "." + strconv.FormatUint(o.next, 10) + "." + strconv.FormatUint(o.lines, 10)
+	v := formatSeq(o.run, o.next, o.lines)
 	o.next++
 	o.lines += uint64(lines)
 	return v
-}
-
-// inSeq is what a receiver knows of one origin's run.
-type inSeq struct {
-	incarnation string
-	next        uint64 // message number expected next
-	lines       uint64 // lines before the message expected next
 }
 
 // verdict is what a receiver does with a message.
 type verdict int
 
 const (
-	deliver   verdict = iota // in order, or the first seen of a run
-	duplicate                // at or below one already delivered: drop it
+	deliver   verdict = iota // in order, late, the first of a run, or a restart of the count
+	duplicate                // delivered before: drop it
+	stale                    // with a key: from an older run, or far behind (a replay): drop it
 )
 
-// origins tracks every origin's sequence. Owned by the subscription
-// goroutine; one entry per origin node number (at most 1024).
-type origins map[string]*inSeq
-
-// observe checks a message from origin with header value v and lines
-// lines; it returns what to do and how many lines were missed just before
-// it. A message without a valid header (a node of an older version) is
-// delivered untracked.
-func (o origins) observe(origin, v string, lines int) (verdict, uint64) {
-	inc, num, before, ok := parseSeq(v)
-	if !ok {
-		return deliver, 0
-	}
-	st := o[origin]
-	if st == nil || st.incarnation != inc {
-		// A node we have not heard from yet, or that restarted: we cannot
-		// know what it sent before we listened, so nothing counts as missed.
-		o[origin] = &inSeq{incarnation: inc, next: num + 1, lines: before + uint64(lines)}
-		return deliver, 0
-	}
-	if num < st.next {
-		return duplicate, 0
-	}
-	var missed uint64
-	if before > st.lines {
-		missed = before - st.lines
-	}
-	st.next, st.lines = num+1, before+uint64(lines)
-	return deliver, missed
+// originState is what a receiver knows of one origin's run.
+type originState struct {
+	run   uint64
+	next  uint64         // one past the highest message number delivered
+	lines uint64         // lines before next, as the highest message delivered says
+	seen  uint64         // bit i: message next-1-i was delivered
+	sums  [window]uint64 // payload hash of message n at n%window, where seen says
 }
 
-func parseSeq(v string) (inc string, num, before uint64, ok bool) {
-	inc, rest, ok1 := strings.Cut(v, ".")
-	n, b, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || inc == "" {
-		return "", 0, 0, false
+func (s *originState) restart(seq seqFields, lines int, sum uint64) {
+	*s = originState{run: seq.run, next: seq.num + 1, lines: seq.before + uint64(lines), seen: 1}
+	s.sums[seq.num%window] = sum
+}
+
+// originTable holds every origin's state. Owned by the subscription
+// goroutine.
+type originTable struct {
+	slots     [maxNodeNumber + 1]*originState
+	used      int    // slots taken
+	trusted   bool   // with a cluster key: every message observed is authentic
+	maxFrames uint64 // the most lines one message can hold
+}
+
+// observe checks a message from origin node with sequence seq, lines
+// lines and payload hash sum; it returns what to do and how many lines
+// were missed just before it.
+func (t *originTable) observe(node int, seq seqFields, lines int, sum uint64) (verdict, uint64) {
+	s := t.slots[node]
+	if s == nil {
+		s = &originState{}
+		t.slots[node] = s
+		t.used++
+		s.restart(seq, lines, sum)
+		return deliver, 0 // we cannot know what it sent before we listened
 	}
-	num, err1 := strconv.ParseUint(n, 10, 64)
-	before, err2 := strconv.ParseUint(b, 10, 64)
-	return inc, num, before, err1 == nil && err2 == nil
+	if seq.run != s.run {
+		if t.trusted && seq.run < s.run {
+			return stale, 0
+		}
+		s.restart(seq, lines, sum)
+		return deliver, 0
+	}
+	if seq.num >= s.next {
+		var missed uint64
+		k := seq.num - s.next // messages skipped
+		switch {
+		case k == 0 && seq.before == s.lines:
+		case k > 0 && k <= maxSkip && seq.before >= s.lines && seq.before-s.lines >= k && (seq.before-s.lines)/k <= t.maxFrames:
+			missed = seq.before - s.lines
+		default: // inconsistent with what we know: believe neither, count nothing
+			s.restart(seq, lines, sum)
+			return deliver, 0
+		}
+		if k+1 >= window {
+			s.seen = 0
+		} else {
+			s.seen <<= k + 1
+		}
+		s.seen |= 1
+		s.sums[seq.num%window] = sum
+		s.next, s.lines = seq.num+1, seq.before+uint64(lines)
+		return deliver, missed
+	}
+	if back := s.next - 1 - seq.num; back < window {
+		bit := uint64(1) << back
+		if t.trusted || (s.seen&bit != 0 && s.sums[seq.num%window] == sum) {
+			return duplicate, 0 // with a key, behind a later message is too late: order first
+		}
+		// Late, or a different message under a number already seen: one
+		// of the two is forged, and it is not ours to tell which.
+		s.seen |= bit
+		s.sums[seq.num%window] = sum
+		return deliver, 0
+	}
+	if t.trusted {
+		return stale, 0
+	}
+	s.restart(seq, lines, sum)
+	return deliver, 0
 }

@@ -58,8 +58,11 @@ type ClusterSnapshot struct {
 	Duplicates     uint64 // lines that arrived twice, dropped the second time
 	ReceiveDropped uint64 // messages NATS dropped because this node fell behind
 	InjectDropped  uint64 // lines received but refused: local delivery too far behind
-	Malformed      uint64 // messages that held no whole frames
+	Malformed      uint64 // messages dropped whole: a header or frame failed the checks
 	Outages        uint64 // NATS disconnections
+
+	Unauthenticated uint64 // with a cluster key: messages without a valid MAC, dropped
+	Origins         int    // origin nodes whose sequence is tracked (at most 1024)
 }
 
 // Source returns a Snapshot; it is called on every scrape.
@@ -137,8 +140,11 @@ var (
 	descClusterDups      = prometheus.NewDesc("fanout_cluster_duplicate_lines_total", "Lines from other nodes that arrived again, or behind a later message of the same node, and were dropped.", nil, nil)
 	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
 	descClusterInjDrop   = prometheus.NewDesc("fanout_cluster_inject_dropped_lines_total", "Lines received from other nodes but refused because local delivery was too far behind.", nil, nil)
-	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject that held no whole frames.", nil, nil)
+	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject dropped whole because a header or a frame failed the checks.", nil, nil)
 	descClusterOutages   = prometheus.NewDesc("fanout_cluster_outages_total", "NATS disconnections.", nil, nil)
+
+	descClusterUnauth  = prometheus.NewDesc("fanout_cluster_unauthenticated_messages_total", "With a cluster key: messages on the subject without a valid MAC, dropped.", nil, nil)
+	descClusterOrigins = prometheus.NewDesc("fanout_cluster_origins", "Origin nodes whose sequence this node tracks (at most 1024).", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
@@ -147,7 +153,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descHolding, descLostTasks, descWindow, descRoundCost, descDuty,
 		descAcceptErrs, descSuppressed,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
-		descClusterInjDrop, descClusterMalformed, descClusterOutages} {
+		descClusterInjDrop, descClusterMalformed, descClusterOutages, descClusterUnauth, descClusterOrigins} {
 		ch <- d
 	}
 }
@@ -210,5 +216,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descClusterInjDrop, c.InjectDropped)
 		counter(descClusterMalformed, c.Malformed)
 		counter(descClusterOutages, c.Outages)
+		counter(descClusterUnauth, c.Unauthenticated)
+		gauge(descClusterOrigins, float64(c.Origins))
 	}
 }

@@ -191,6 +191,13 @@ type Config struct {
 	// ClusterReconnectWait is the pause between reconnect attempts to NATS.
 	// Default 2s.
 	ClusterReconnectWait time.Duration
+	// ClusterKeyFile, when set, names a file of cluster keys (one per line,
+	// at least 32 bytes each; a second one is accepted too, for rotation:
+	// see cluster.ParseKeys). Every message and node-number check is then
+	// signed with HMAC-SHA256 and only what carries a valid MAC is
+	// believed. Every node of a domain needs the key. Needs ClusterURLs.
+	// Default empty: messages are not authenticated.
+	ClusterKeyFile string `json:"-"`
 }
 
 // Flood control modes.
@@ -336,6 +343,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClusterReconnectWait < 0 {
 		return bad("--cluster-reconnect-wait", "must not be negative, got %s", c.ClusterReconnectWait)
+	}
+	if c.ClusterKeyFile != "" && c.ClusterURLs == "" {
+		return bad("--cluster-key-file", "needs --cluster: the key authenticates the nodes of a cluster")
 	}
 	if c.AdminToken != "" && c.AdminTokenFile != "" {
 		return bad("--admin-token", "give the token or a file holding it (--admin-token-file), not both")

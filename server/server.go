@@ -42,6 +42,8 @@ type Server struct {
 
 	adminToken string // enables DELETE /connz/{id}; empty: disabled
 
+	clusterKeys [][]byte // from --cluster-key-file; never logged or shown
+
 	cli       *gnet.Client // runs the event loops; set in Start before any connection
 	listeners []*listener  // one per spec, bound by Start; closed by stopAccepting
 	addrs     []net.Addr   // the bound listen addresses, one per spec; set in Start
@@ -145,6 +147,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	} else {
 		s.adminToken = cfg.AdminToken
 	}
+	if s.clusterKeys, err = loadClusterKeys(cfg.ClusterKeyFile, log); err != nil {
+		return nil, err
+	}
 	s.mets = metrics.New(s.snapshot)
 	waits, err := shard.NewEpollWaiter()
 	if err != nil {
@@ -247,6 +252,8 @@ func (s *Server) joinCluster() error {
 		TLSCert:       s.cfg.ClusterTLSCert,
 		TLSKey:        s.cfg.ClusterTLSKey,
 		ReconnectWait: s.cfg.ClusterReconnectWait,
+		MaxLine:       s.cfg.MaxLine,
+		Keys:          s.clusterKeys,
 		Describe:      fmt.Sprintf("fanout node %d, pid %d on %s", s.cfg.Node, os.Getpid(), host),
 	}, s.injectRemote, s.log)
 	if err != nil {
@@ -453,7 +460,7 @@ func (s *Server) snapshot() metrics.Snapshot {
 		cs := s.peers.Stats()
 		snap.Cluster = &metrics.ClusterSnapshot{Connected: cs.Connected, Published: cs.Published,
 			PublishDropped: cs.PublishDropped, Received: cs.Received, Missed: cs.Missed, Duplicates: cs.Duplicates, ReceiveDropped: cs.ReceiveDropped, InjectDropped: cs.InjectDropped,
-			Malformed: cs.Malformed, Outages: cs.Outages}
+			Malformed: cs.Malformed, Unauthenticated: cs.Unauthenticated, Origins: cs.Origins, Outages: cs.Outages}
 	}
 	reg := s.fan.Registry()
 	snap.ShardConns = make([]int, reg.Shards())
