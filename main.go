@@ -107,7 +107,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.StringVar(&c.SlowReader, "slow-reader", c.SlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
 	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
 	fs.Func("max-held", "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
-	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (default: open-file limit less 64)")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
@@ -115,7 +115,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
 	fs.StringVar(&c.Flood, "flood", c.Flood, "past --rate-limit: close (send ERR flood and close) or drop (drop and count the excess)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
-	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive period (0 = off)")
+	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
 	fs.Func("unix-mode", "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)", func(v string) error {
 		m, err := strconv.ParseUint(v, 8, 32)
@@ -129,6 +129,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ on the metrics listener")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", c.AdminTokenFile, "read the admin token from this file")
+	fs.BoolVar(&c.AdminReads, "admin-reads", c.AdminReads, "GET /connz, /connz/{id} and /debug/pprof/ need the admin token too (they show client addresses and the process's insides)")
 	fs.StringVar(&c.ClusterURLs, "cluster", c.ClusterURLs, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
 	fs.StringVar(&c.ClusterSubject, "cluster-subject", c.ClusterSubject, "NATS subject of the broadcast domain")
 	fs.StringVar(&c.ClusterCreds, "cluster-creds", c.ClusterCreds, "NATS credentials file")
@@ -249,31 +250,64 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 
 	// Catch signals before listening so that an early SIGTERM still drains.
+	// SIGHUP is caught only to be ignored (logged): fanout has no
+	// configuration file to reload and logs to stderr, which it never
+	// reopens; without this, SIGHUP would end it at once (status 129).
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hups, stopHups := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(hups, syscall.SIGHUP)
+	defer func() { signal.Stop(hups); close(stopHups) }()
+	go func() {
+		for {
+			select {
+			case <-hups:
+				log.Info("SIGHUP ignored: fanout has no configuration to reload and logs to stderr; SIGTERM drains and stops it")
+			case <-stopHups:
+				return
+			}
+		}
+	}()
 
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	// What a sudden exit (a second signal) must still remove.
+	cleanup := func() {
+		if err := srv.RemoveSocketFiles(); err != nil {
+			log.Warn("removing unix sockets", "err", err)
+		}
+		if sf.readyFile != "" {
+			_ = os.Remove(sf.readyFile)
+		}
+	}
+	defer cleanup()
 	if code := announceReady(srv, sf.readyFile, log); code != 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), srv.Config().DrainTimeout+10*time.Second)
 		defer cancel()
 		_, _ = srv.Shutdown(ctx)
 		return code
 	}
-	if sf.readyFile != "" {
-		defer os.Remove(sf.readyFile)
+	code := 0
+	select {
+	case sig := <-sigs:
+		log.Info("signal received, draining", "signal", sig.String(), "drain_timeout", srv.Config().DrainTimeout)
+	case <-srv.Died():
+		// The server cannot serve any more (a listener or an event loop
+		// died): drain what it still can and exit non-zero, so that a
+		// supervisor (systemd's Restart=on-failure) starts it again.
+		log.Error("exiting: the server failed", "err", srv.Err(), "drain_timeout", srv.Config().DrainTimeout)
+		code = 1
 	}
-	sig := <-sigs
 	if _, err := sysutil.NotifySystemd(sysutil.SystemdStopping); err != nil {
 		log.Warn("telling systemd we are stopping", "err", err)
 	}
-	log.Info("signal received, draining", "signal", sig.String(), "drain_timeout", srv.Config().DrainTimeout)
 	go func() {
 		sig := <-sigs
 		log.Warn("second signal, exiting at once", "signal", sig.String())
+		cleanup()
 		os.Exit(1)
 	}()
 	// The drain has its own timeout; this bound only guards the engine stop.
@@ -283,7 +317,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // announceReady tells supervisors the server listens: the ready file (when

@@ -153,7 +153,7 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 			b.log.Warn("NATS connection lost; local broadcast continues, cross-node lines are not relayed until it returns", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info("NATS connection restored", "url", nc.ConnectedUrlRedacted())
+			b.log.Info("NATS connection restored", "url", redact(nc.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("NATS error", "err", err)
@@ -184,7 +184,7 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 	}
 	b.wg.Add(1)
 	go b.publish()
-	b.log.Info("joined broadcast domain", "url", nc.ConnectedUrlRedacted(), "subject", cfg.Subject, "node", cfg.Node,
+	b.log.Info("joined broadcast domain", "url", redact(nc.ConnectedUrl()), "subject", cfg.Subject, "node", cfg.Node,
 		"authenticated", len(cfg.Keys) > 0)
 	return b, nil
 }
@@ -372,7 +372,9 @@ func (b *Bridge) Close(timeout time.Duration) error {
 	return nil
 }
 
-// redact hides passwords in URLs for logs and errors.
+// redact hides the user information of URLs (a password, or a token
+// given as the user name, which nats.go's ConnectedUrlRedacted shows) for
+// logs and errors.
 func redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, u := range parts {

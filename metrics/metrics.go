@@ -1,5 +1,7 @@
 // Package metrics exposes fanout's Prometheus metrics, health checks and
-// (optionally) pprof on one HTTP listener.
+// (optionally) pprof on one HTTP listener, bounded (http.go): at most
+// MaxConns connections, timeouts on headers, requests, answers and idle
+// keep-alives, 16 KiB of headers.
 //
 // Concurrency rule: nothing here sits on the per-line or per-recipient
 // path. Counters live where they are counted (per event loop, per hub, as
@@ -41,6 +43,8 @@ type Snapshot struct {
 	Window         float64           // seconds: the widest coalescing window of the last rounds
 	RoundCost      float64           // seconds: the longest last round's write time
 	Duty           float64           // share of a loop's time delivery rounds may take (0: coalescing off)
+	AcceptErrors   uint64            // accept calls that failed and were retried (descriptors used up, …)
+	LogSuppressed  map[string]uint64 // rate-limited log lines held back, by kind
 	Cluster        *ClusterSnapshot  // nil when the node is not in a cluster
 }
 
@@ -125,6 +129,8 @@ var (
 	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
 	descDuty       = prometheus.NewDesc("fanout_coalesce_duty", "The share of an event loop's time delivery rounds may take, as the pacer chose it from how busy the CPUs are (0: coalescing off).", nil, nil)
 	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
+	descAcceptErrs = prometheus.NewDesc("fanout_accept_errors_total", "Accept calls that failed and were retried after a pause (descriptors or memory used up, a queued connection that died).", nil, nil)
+	descSuppressed = prometheus.NewDesc("fanout_log_lines_suppressed_total", "Log lines a peer can cause (refusals, bad PROXY headers, closes for cause, wrong tokens) held back by the log rate limit, by kind.", []string{"kind"}, nil)
 
 	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
 	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
@@ -145,6 +151,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
 		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descHolding, descLostTasks, descWindow, descRoundCost, descDuty,
+		descAcceptErrs, descSuppressed,
 		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
 		descClusterInjDrop, descClusterMalformed, descClusterOutages, descClusterUnauth, descClusterOrigins} {
 		ch <- d
@@ -190,6 +197,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descWindow, s.Window)
 	gauge(descRoundCost, s.RoundCost)
 	gauge(descDuty, s.Duty)
+	counter(descAcceptErrs, s.AcceptErrors)
+	for kind, n := range s.LogSuppressed {
+		counter(descSuppressed, n, kind)
+	}
 	if c := s.Cluster; c != nil {
 		up := 0.0
 		if c.Connected {

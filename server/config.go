@@ -26,6 +26,10 @@ const (
 	DefaultWriteDeadline = shard.DefaultWriteDeadline
 	DefaultDrainTimeout  = 5 * time.Second
 	DefaultCoalesce      = 250 * time.Millisecond
+	// DefaultTCPKeepAlive is the --tcp-keepalive default: a dead peer is
+	// found within 2 minutes, at the cost of one probe a minute on a
+	// connection that is otherwise silent.
+	DefaultTCPKeepAlive = time.Minute
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
 	// listener may take to send its header.
 	DefaultProxyHeaderTimeout = 5 * time.Second
@@ -108,8 +112,10 @@ type Config struct {
 	// everyone to its pace instead.
 	SlowReader string
 	// MaxConns caps concurrent connections; past it a client gets
-	// "ERR server full". Default (0): the process's open-file limit less a
-	// small reserve, so the server says "full" before accept fails.
+	// "ERR server full". Default (0): as many as the process's open-file
+	// limit allows once the descriptors the server needs for itself are
+	// kept back (fdReserve: about 200 with the defaults), so that accept
+	// never runs out of descriptors. New refuses a larger value.
 	MaxConns int
 	// DrainTimeout bounds how long shutdown waits for queued lines to reach
 	// their clients. Default 5s.
@@ -140,8 +146,14 @@ type Config struct {
 	// IdleTimeout closes a connection that has sent nothing for this long;
 	// 0 (default) never does. Receiving does not count as activity.
 	IdleTimeout time.Duration
-	// TCPKeepAlive is the keep-alive probe period on TCP connections; 0
-	// (default) leaves keep-alive off.
+	// TCPKeepAlive is the keep-alive period on TCP connections: after
+	// this long without traffic the kernel probes the peer, every fifth of
+	// it, and closes the connection after 5 unanswered probes, so a peer
+	// that vanished without a FIN (a host gone, a NAT that forgot it) is
+	// closed within twice this, as NATS finds dead clients by pinging
+	// them. 0 is off. Zero is a valid setting, so it is not defaulted
+	// here: the --tcp-keepalive flag (and DefaultConfig) default to
+	// DefaultTCPKeepAlive, 1m. At least 1s when set.
 	TCPKeepAlive time.Duration
 	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
 	// processes can share a port. Needs a fixed port.
@@ -161,6 +173,12 @@ type Config struct {
 	// from a file instead (trailing whitespace dropped); not both.
 	AdminToken     string `json:"-"`
 	AdminTokenFile string
+	// AdminReads makes the endpoints that show clients or the process's
+	// insides (GET /connz, GET /connz/{id}, /debug/pprof/) need the admin
+	// token too. Default false: the metrics listener is off unless asked
+	// for and meant for a private address, where dashboards read /connz
+	// without credentials. Needs an admin token.
+	AdminReads bool
 
 	// ClusterURLs, when set, joins this node to a broadcast domain through
 	// the NATS server(s) at these comma-separated nats:// URLs.
@@ -197,7 +215,7 @@ const (
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
-	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce}.withDefaults()
+	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce, TCPKeepAlive: DefaultTCPKeepAlive}.withDefaults()
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -219,9 +237,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = DefaultMaxLag
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = defaultMaxConns()
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
@@ -281,8 +296,8 @@ func (c Config) Validate() error {
 			max(minMaxLag, 4*(c.MaxLine+frameOverhead)), c.MaxLag)
 	case c.SlowReader != SlowReaderCut && c.SlowReader != SlowReaderPace:
 		return bad("--slow-reader", "must be %q or %q, got %q", SlowReaderCut, SlowReaderPace, c.SlowReader)
-	case c.MaxConns < 1:
-		return bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
+	case c.MaxConns < 0:
+		return bad("--max-conns", "must be at least 1 (or 0: as many as the open-file limit allows), got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
 		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
 	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
@@ -297,8 +312,8 @@ func (c Config) Validate() error {
 		return bad("--flood", "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
 	case c.IdleTimeout < 0:
 		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
-	case c.TCPKeepAlive < 0:
-		return bad("--tcp-keepalive", "must not be negative, got %s", c.TCPKeepAlive)
+	case c.TCPKeepAlive < 0 || (c.TCPKeepAlive > 0 && c.TCPKeepAlive < time.Second):
+		return bad("--tcp-keepalive", "must be 0 (off) or at least 1s (the kernel counts in seconds), got %s", c.TCPKeepAlive)
 	case c.UnixMode&^os.ModePerm != 0:
 		return bad("--unix-mode", "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
 	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
@@ -335,6 +350,12 @@ func (c Config) Validate() error {
 	if c.AdminToken != "" && c.AdminTokenFile != "" {
 		return bad("--admin-token", "give the token or a file holding it (--admin-token-file), not both")
 	}
+	if c.AdminReads && c.AdminToken == "" && c.AdminTokenFile == "" {
+		return bad("--admin-reads", "needs an admin token (--admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token)")
+	}
+	if c.AdminReads && c.MetricsAddr == "" {
+		return bad("--admin-reads", "needs --metrics-addr: it guards endpoints of the metrics listener")
+	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return bad("--metrics-addr", "%q is not host:port: %v", c.MetricsAddr, err)
@@ -359,6 +380,7 @@ type listenSpec struct {
 	network string // "tcp" or "unix"
 	address string // host:port, or a socket path
 	proxy   bool   // connections begin with a PROXY header
+	flag    string // the flag that named it: --addr or --direct-addr
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
@@ -391,13 +413,13 @@ func parseListenList(flag, list string, proxy bool) ([]listenSpec, error) {
 			if path == "" || !strings.HasPrefix(path, "/") {
 				return nil, bad(flag, "%q: a unix socket needs an absolute path, unix:///run/fanout.sock", a)
 			}
-			specs = append(specs, listenSpec{network: "unix", address: path, proxy: proxy})
+			specs = append(specs, listenSpec{network: "unix", address: path, proxy: proxy, flag: flag})
 			continue
 		}
 		if err := validateAddr(flag, a); err != nil {
 			return nil, err
 		}
-		specs = append(specs, listenSpec{network: "tcp", address: a, proxy: proxy})
+		specs = append(specs, listenSpec{network: "tcp", address: a, proxy: proxy, flag: flag})
 	}
 	for i, l := range specs {
 		// gnet finds a listener by its address as given, so two alike

@@ -2,15 +2,16 @@ package server
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fanout/fanout/shard"
@@ -20,14 +21,31 @@ import (
 // and /varz: what every connection is doing, one connection by ID (found
 // through the sharded registry), kicking one (with the admin token), and a
 // summary of the server. Per-connection figures are plain fields of the
-// connection's loop; the handlers read them with a task on each loop,
-// bounded by controlTimeout, never with a lock on the per-line path.
+// connection's loop, read there by tasks, never with a lock on the
+// per-line path.
+//
+// It must never stall the broadcast, whatever is asked of it:
+//   - at most controlInflight control requests are served at once; past
+//     that the answer is 429 at once;
+//   - one /connz gathers at a time, a slice of connzSlice connections per
+//     loop per task (shard.Walk), so a loop is held for one slice's time;
+//     a task whose request is gone (the client left, the time ran out)
+//     does nothing;
+//   - a request keeps at most offset+limit (maxConnzWindow) entries while
+//     gathering, plus one slice per loop, plus the snapshot of member
+//     pointers (8 bytes a connection);
+//   - an answer is written within answerTimeout, or the connection is
+//     dropped.
 
-// Paging limits of GET /connz.
+// Bounds of the control plane.
 const (
 	defaultConnzLimit = 256
 	maxConnzLimit     = 4096
-	controlTimeout    = 2 * time.Second
+	maxConnzWindow    = 1 << 16 // offset+limit
+	controlInflight   = 4
+	connzSlice        = 1024
+	controlTimeout    = 5 * time.Second
+	answerTimeout     = 5 * time.Second
 )
 
 // Version is the build's version, shown by /varz; main sets it.
@@ -64,10 +82,33 @@ var connzSorts = map[string]func(a, b connInfo) int{
 
 // routes adds the control endpoints to the metrics listener's mux.
 func (s *Server) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /connz", s.handleConnz)
-	mux.HandleFunc("GET /connz/{id}", s.handleConn)
-	mux.HandleFunc("DELETE /connz/{id}", s.handleKick)
-	mux.HandleFunc("GET /varz", s.handleVarz)
+	mux.Handle("GET /connz", s.control(s.handleConnz, s.cfg.AdminReads))
+	mux.Handle("GET /connz/{id}", s.control(s.handleConn, s.cfg.AdminReads))
+	mux.Handle("DELETE /connz/{id}", s.control(s.handleKick, true))
+	mux.Handle("GET /varz", s.control(s.handleVarz, false))
+}
+
+// control bounds a control endpoint: at most controlInflight at once (429
+// past that), the admin token first when needsToken, and the answer
+// written within answerTimeout.
+func (s *Server) control(h http.HandlerFunc, needsToken bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.controlSem <- struct{}{}:
+			defer func() { <-s.controlSem }()
+		default:
+			s.limitedLog(logAuth, slog.LevelWarn, "control request refused: too many at once", "method", r.Method,
+				"path", sanitize(r.URL.Path), "from", r.RemoteAddr, "in_flight", controlInflight)
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "%d control requests are being served; try again shortly", controlInflight)
+			return
+		}
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
+		if needsToken && !s.authorized(w, r) {
+			return
+		}
+		h(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -75,7 +116,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client may have gone; nothing to do about it
+	_ = enc.Encode(v) // the client may have gone, or the write deadline passed; nothing to do about it
 }
 
 func writeError(w http.ResponseWriter, status int, format string, args ...any) {
@@ -95,68 +136,146 @@ func intParam(r *http.Request, name string, def, max int) (int, error) {
 	return n, nil
 }
 
-func (s *Server) handleConnz(w http.ResponseWriter, r *http.Request) {
-	offset, err := intParam(r, "offset", 0, 1<<30)
-	if err == nil {
-		var limit int
-		limit, err = intParam(r, "limit", defaultConnzLimit, maxConnzLimit)
-		if err == nil {
-			s.serveConnz(w, r, offset, limit)
-			return
-		}
-	}
-	writeError(w, http.StatusBadRequest, "%v", err)
+// connzQuery is a parsed GET /connz.
+type connzQuery struct {
+	offset, limit int
+	sortBy        string
+	order         func(a, b connInfo) int
+	after         int64 // sort=id: only IDs above this; 0: from the start
 }
 
-func (s *Server) serveConnz(w http.ResponseWriter, r *http.Request, offset, limit int) {
-	sortBy := r.URL.Query().Get("sort")
-	if sortBy == "" {
-		sortBy = "id"
+func parseConnzQuery(r *http.Request) (connzQuery, error) {
+	q := connzQuery{sortBy: r.URL.Query().Get("sort")}
+	var err error
+	if q.offset, err = intParam(r, "offset", 0, maxConnzWindow); err != nil {
+		return q, err
 	}
-	order, ok := connzSorts[sortBy]
-	if !ok {
-		writeError(w, http.StatusBadRequest, "sort must be one of id, since, lines_in, bytes_in, bytes_out, pending; got %q", sortBy)
+	if q.limit, err = intParam(r, "limit", defaultConnzLimit, maxConnzLimit); err != nil {
+		return q, err
+	}
+	if q.offset+q.limit > maxConnzWindow {
+		return q, fmt.Errorf("offset+limit must be at most %d; page further with sort=id&after=<the last id seen>", maxConnzWindow)
+	}
+	if q.sortBy == "" {
+		q.sortBy = "id"
+	}
+	var ok bool
+	if q.order, ok = connzSorts[q.sortBy]; !ok {
+		return q, fmt.Errorf("sort must be one of id, since, lines_in, bytes_in, bytes_out, pending; got %q", q.sortBy)
+	}
+	if v := r.URL.Query().Get("after"); v != "" {
+		if q.after, err = strconv.ParseInt(v, 10, 64); err != nil || q.after < 0 {
+			return q, fmt.Errorf("after must be a connection ID, got %q", v)
+		}
+		if q.sortBy != "id" {
+			return q, fmt.Errorf("after pages by ID: it needs sort=id, not sort=%s", q.sortBy)
+		}
+	}
+	return q, nil
+}
+
+func (s *Server) handleConnz(w http.ResponseWriter, r *http.Request) {
+	q, err := parseConnzQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), controlTimeout)
 	defer cancel()
-	var (
-		mu    sync.Mutex
-		conns []connInfo
-		late  bool // set when the handler has stopped listening
-	)
-	err := s.fan.Each(ctx, func(m *shard.Member) {
-		if cl, ok := m.Value.(*client); ok && cl.reason == ReasonNone {
-			info := cl.info()
-			mu.Lock()
-			if !late {
-				conns = append(conns, info)
-			}
-			mu.Unlock()
-		}
-	})
-	mu.Lock()
-	late = true
-	mu.Unlock()
+	total, page, err := s.gatherConnz(ctx, q)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "gathering connections: %v", err)
 		return
 	}
-	slices.SortFunc(conns, func(a, b connInfo) int {
-		return cmp.Or(order(a, b), cmp.Compare(a.ID, b.ID))
-	})
-	total := len(conns)
-	page := conns[min(offset, total):min(offset+limit, total)]
-	writeJSON(w, http.StatusOK, map[string]any{
-		"now": time.Now().UTC(), "total": total, "offset": offset, "limit": limit, "sort": sortBy, "connections": page,
-	})
+	answer := map[string]any{"now": time.Now().UTC(), "total": total, "offset": q.offset, "limit": q.limit,
+		"sort": q.sortBy, "connections": page}
+	if q.after > 0 {
+		answer["after"] = q.after
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// gatherConnz reads every connection's figures, a slice per loop at a
+// time, and keeps the best offset+limit of them by q's order. It returns
+// how many connections there are (above q.after) and the page, never nil.
+// One gathers at a time; the others wait (holding their control slot)
+// until it is their turn or ctx ends.
+func (s *Server) gatherConnz(ctx context.Context, q connzQuery) (int, []connInfo, error) {
+	select {
+	case s.gatherLock <- struct{}{}:
+		defer func() { <-s.gatherLock }()
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+	keep := &connzHeap{order: func(a, b connInfo) int { return cmp.Or(q.order(a, b), cmp.Compare(a.ID, b.ID)) },
+		max: q.offset + q.limit}
+	walk := s.fan.Walk()
+	got := make([][]connInfo, len(s.fan.Hubs())) // per hub, filled on its loop between Next calls
+	total := 0
+	for more := true; more; {
+		var err error
+		more, err = walk.Next(ctx, connzSlice, func(hub int, m *shard.Member) {
+			if cl, ok := m.Value.(*client); ok && cl.reason == ReasonNone && m.ID > q.after {
+				got[hub] = append(got[hub], cl.info())
+			}
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		for i, sl := range got {
+			total += len(sl)
+			for _, c := range sl {
+				keep.offer(c)
+			}
+			got[i] = sl[:0]
+		}
+	}
+	page := keep.sorted()
+	page = page[min(q.offset, len(page)):]
+	return total, page, nil
+}
+
+// connzHeap keeps the max entries that come first by order: a heap whose
+// root is the worst kept, replaced when a better one comes.
+type connzHeap struct {
+	order func(a, b connInfo) int
+	max   int
+	items []connInfo
+}
+
+func (h *connzHeap) Len() int           { return len(h.items) }
+func (h *connzHeap) Less(i, j int) bool { return h.order(h.items[i], h.items[j]) > 0 } // worst at the root
+func (h *connzHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *connzHeap) Push(x any)         { h.items = append(h.items, x.(connInfo)) }
+func (h *connzHeap) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
+}
+
+func (h *connzHeap) offer(c connInfo) {
+	switch {
+	case h.max == 0:
+	case len(h.items) < h.max:
+		heap.Push(h, c)
+	case h.order(c, h.items[0]) < 0:
+		h.items[0] = c
+		heap.Fix(h, 0)
+	}
+}
+
+// sorted returns what was kept, best first; never nil.
+func (h *connzHeap) sorted() []connInfo {
+	out := append([]connInfo{}, h.items...)
+	slices.SortFunc(out, h.order)
+	return out
 }
 
 // pathID reads {id}: a snowflake ID, positive.
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "%q is not a connection ID (a positive decimal snowflake ID)", r.PathValue("id"))
+		writeError(w, http.StatusBadRequest, "%q is not a connection ID (a positive decimal snowflake ID)", sanitize(r.PathValue("id")))
 		return 0, false
 	}
 	return id, true
@@ -171,7 +290,7 @@ func (s *Server) handleConn(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	got := make(chan connInfo, 1)
 	found, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
-		if cl, ok := m.Value.(*client); ok {
+		if cl, ok := m.Value.(*client); ok && cl.reason == ReasonNone {
 			got <- cl.info()
 		}
 	})
@@ -185,54 +304,74 @@ func (s *Server) handleConn(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	return token, token != ""
+}
+
 // authorized checks the admin bearer token in constant time, answering 403
-// (mutations disabled) or 401 (wrong or missing token) itself.
+// (no token configured) or 401 (wrong or missing token) itself.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	if s.adminToken == "" {
-		writeError(w, http.StatusForbidden, "mutating endpoints are disabled: start the server with --admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token")
+		writeError(w, http.StatusForbidden, "this endpoint needs the admin token, and none is configured: start the server with --admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token")
 		return false
 	}
-	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	given, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(s.adminToken)) != 1 {
-		s.log.Warn("control request refused: bad or missing admin token", "method", r.Method, "path", r.URL.Path, "from", r.RemoteAddr)
+		s.limitedLog(logAuth, slog.LevelWarn, "control request refused: bad or missing admin token", "method", r.Method,
+			"path", sanitize(r.URL.Path), "from", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <admin token>")
 		return false
 	}
 	return true
 }
 
-// kick closes cl with "ERR kicked" on an operator's request. Runs on
-// cl's loop.
-func (s *Server) kick(cl *client, by, why string) {
+// kick closes cl with "ERR kicked" on an operator's request and reports
+// whether it did (false: it is already being closed). Runs on cl's loop.
+func (s *Server) kick(cl *client, by, why string) bool {
 	if cl.reason != ReasonNone {
-		return // already being closed
+		return false // already being closed
 	}
 	cl.reason = ReasonKicked
-	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", why)
+	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", sanitize(why))
 	_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing kicked connection", "id", cl.member.ID, "err", err)
 	}
+	return true
 }
 
+// handleKick closes one connection. Of several kicks of the same ID, only
+// the one that closes it answers 200; the others (it is already being
+// closed, or gone) get 404.
 func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
-	if !ok || !s.authorized(w, r) {
+	if !ok {
 		return
 	}
 	why := r.URL.Query().Get("reason")
+	if len(why) > 200 {
+		why = why[:200]
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), controlTimeout)
 	defer cancel()
-	found, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
-		if cl, ok := m.Value.(*client); ok {
-			s.kick(cl, r.RemoteAddr, why)
+	kicked := make(chan struct{}, 1)
+	_, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
+		if cl, ok := m.Value.(*client); ok && s.kick(cl, r.RemoteAddr, why) {
+			kicked <- struct{}{}
 		}
 	})
 	switch {
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, "%v", err)
-	case !found:
-		writeError(w, http.StatusNotFound, "no connection %d", id)
+	case len(kicked) == 0:
+		writeError(w, http.StatusNotFound, "no connection %d (or it is already being closed)", id)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"kicked": id})
 	}
@@ -240,14 +379,13 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleVarz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snapshot()
-	cfg := s.cfg
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":        Version,
 		"now":            time.Now().UTC(),
 		"start":          s.started.UTC(),
 		"uptime":         time.Since(s.started).Round(time.Second).String(),
-		"node":           cfg.Node,
-		"config":         cfg,
+		"node":           s.cfg.Node,
+		"config":         varzConfig(s.cfg),
 		"connections":    snap.Open,
 		"accepted":       snap.Accepted,
 		"closed":         snap.Closed,

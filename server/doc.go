@@ -1,23 +1,34 @@
-// Package server runs the fanout daemon: a gnet v2 engine whose handler
-// frames each client's bytes into lines and hands them to the shard fan-out.
+// Package server runs the fanout daemon: gnet v2 event loops whose handler
+// frames each client's bytes into lines and hands them to the shard
+// fan-out, fed by listeners of its own (listen.go, accept.go).
 //
 // Concurrency rule: gnet calls the handler's OnOpen, OnTraffic and OnClose
 // for a connection on that connection's event loop, and every per-connection
 // field (the client struct and its shard.Member) is touched only there.
 // Cross-loop work goes through shard, which hands batches between loops with
-// Execute. Server-wide state is atomic (counters, the draining flag), guarded
-// by its own mutex (the per-IP counts, the per-loop counter map, both taken
-// only on open, close and scrape), or set once before the engine starts
-// (config, logger, snowflake node, cluster bridge, the shard.EpollWaiter).
-// Four goroutines of its own run beside the loops: the idle sweeper, the
-// PROXY header sweeper, the memory reclaimer and the EpollWaiter's; they
-// reach connections only through tasks on their loops (shard.Fanout.Each,
-// Backlog, Member.Writable, gnet.EventLoop.Execute for late headers) and
-// gnet.Engine.Stop; the cluster bridge injects other nodes' batches
-// with shard.Fanout.Inject. The control plane (/connz, /varz, kick) runs
-// on net/http's goroutines and reads per-connection figures, plain fields
-// of the client struct, only through tasks on the connections' loops
-// (shard.Fanout.Each, Visit), each bounded by a 2 s timeout.
+// Execute. Server-wide state is atomic (counters, the draining and failed
+// flags), guarded by its own mutex (the per-IP counts, the per-loop counter
+// map, both taken only on open, close and scrape; each log limiter's
+// bucket), or set once before the loops start (config, logger, snowflake
+// node, cluster bridge, the shard.EpollWaiter, the listeners). Goroutines
+// of its own run beside the loops: one acceptor per listener, one per
+// connection being handed to a loop (at most enrollSlots, 32), the idle
+// sweeper, the PROXY header sweeper, the memory reclaimer (which also
+// reports suppressed log lines) and the EpollWaiter's; they reach
+// connections only through tasks on their loops (gnet.Client.EnrollContext,
+// shard.Fanout.Each, Backlog, Undelivered, Member.Writable,
+// gnet.EventLoop.Execute for late headers) and gnet.Client.Stop; the
+// cluster bridge injects other nodes' batches with shard.Fanout.Inject.
+// The control plane (/connz, /varz, kick) runs on net/http's goroutines
+// and reads per-connection figures, plain fields of the client struct,
+// only through tasks on the connections' loops (shard.Walk, a slice of
+// 1 024 connections per task, and shard.Fanout.Visit), at most 4 requests
+// at once and one /connz gathering at a time (connz.go says every bound).
+//
+// Descriptors: a connection's --max-conns slot is taken at accept, and
+// MaxConns is at most the open-file limit less fdReserve, so accept never
+// runs out of descriptors because of clients (limits.go, accept.go). A
+// listener that breaks or a loop that dies fails the server (Died).
 //
 // Back-pressure (readpause_linux.go): OnTraffic always consumes what a
 // read brought, so a sender's input never piles up in gnet's inbound

@@ -173,10 +173,45 @@ func TestShutdownDrainIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if sum.Drained || sum.Remaining == 0 {
-		t.Fatalf("summary %+v: want an undrained backlog", sum)
+	if sum.Drained || sum.Undelivered == 0 || sum.Owed != 1 {
+		t.Fatalf("summary %+v: want an undrained backlog owed to one client", sum)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Shutdown took %s despite a 300ms drain timeout", d)
+	}
+}
+
+// TestShutdownSummaryCountsBytesOnce: twenty clients that never read are
+// owed the same 8 MB; the summary reports what was really left unwritten
+// (at most the 8 MB, which the server holds once) and that twenty
+// clients were owed it, not the twenty backlogs added up (81 MB here before the fix).
+func TestShutdownSummaryCountsBytesOnce(t *testing.T) {
+	const stalledClients = 20
+	s, logs := startServer(t, Config{DrainTimeout: 200 * time.Millisecond})
+	sender := dial(t, s)
+	for range stalledClients {
+		_ = dial(t, s).conn.SetReadBuffer(4096)
+	}
+	waitOpen(t, s, stalledClients+1)
+	line := strings.Repeat("s", 1000) + "\n"
+	const lines = 8000
+	go func() {
+		for range lines / 1000 {
+			if _, err := sender.conn.Write([]byte(strings.Repeat(line, 1000))); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "lines read by the server", func() bool { return s.fan.Stats().Frames == lines })
+	sum, err := s.Shutdown(context.Background())
+	if err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	framed := int64(lines * (len(line) + 1 + 20)) // "<id>:" and "\r\n" around each line
+	if sum.Drained || sum.Owed != stalledClients || sum.Undelivered <= 0 || sum.Undelivered > framed {
+		t.Fatalf("summary %+v: want %d clients owed at most %d bytes", sum, stalledClients, framed)
+	}
+	if !strings.Contains(logs.String(), fmt.Sprintf("clients_owed=%d", stalledClients)) {
+		t.Errorf("the summary line does not say clients_owed=%d:\n%s", stalledClients, logs.String())
 	}
 }

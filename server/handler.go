@@ -50,31 +50,25 @@ type loopStats struct {
 }
 
 // handler implements gnet.EventHandler. Each method runs on the event loop
-// of the connection it is called for (OnBoot/OnShutdown on the engine's).
+// of the connection it is called for (OnBoot/OnShutdown, the built-in
+// no-ops, on the goroutine that starts or stops the loops).
 type handler struct {
 	gnet.BuiltinEventEngine
 	s *Server
 }
 
-func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	h.s.eng = eng
-	defer close(h.s.booted)
-	if err := h.s.learnAddrs(); err != nil {
-		h.s.bootErr = err
-		return gnet.Shutdown
-	}
-	return gnet.None
-}
-
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
-	if s.draining.Load() {
-		return nil, gnet.Close
-	}
 	remote := addrString(c.RemoteAddr())
-	if s.open.Add(1) > int64(s.cfg.MaxConns) {
+	if a, ok := c.Context().(*admission); ok {
+		a.opened.Store(true) // the acceptor took its --max-conns slot
+	} else if s.open.Add(1) > int64(s.cfg.MaxConns) {
 		s.open.Add(-1)
 		return s.refuse(remote, ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
+	}
+	if s.draining.Load() {
+		s.open.Add(-1)
+		return nil, gnet.Close
 	}
 	ip := sourceIP(c.RemoteAddr())
 	proxied := s.expectsHeader(c)
@@ -95,7 +89,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
 		if err := c.SetKeepAlivePeriod(s.cfg.TCPKeepAlive); err != nil {
-			s.log.Warn("cannot set TCP keep-alive", "remote", remote, "err", err)
+			s.limitedLog(logAccept, slog.LevelWarn, "cannot set TCP keep-alive", "remote", remote, "err", err)
 		}
 	}
 	if proxied {
@@ -121,7 +115,7 @@ func (s *Server) join(cl *client) {
 // refuse turns a new connection away with msg. Runs on its loop.
 func (s *Server) refuse(remote string, reason Reason, msg []byte, limit string, value any) ([]byte, gnet.Action) {
 	s.closed[reason].Add(1)
-	s.log.Warn("connection refused", "remote", remote, "reason", reason.String(), limit, value)
+	s.limitedLog(logRefused, slog.LevelWarn, "connection refused", "remote", remote, "reason", reason.String(), limit, value)
 	return msg, gnet.Close
 }
 
@@ -329,7 +323,16 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		if err != nil && reason == ReasonIOError {
 			attrs = append(attrs, "err", err)
 		}
-		s.log.Log(context.Background(), level, "connection closed", attrs...)
+		switch {
+		case level == slog.LevelDebug: // every close, when the operator asked for them
+			s.log.Log(context.Background(), level, "connection closed", attrs...)
+		case reason == ReasonProxyHeader:
+			s.limitedLog(logProxy, level, "connection closed", attrs...)
+		case reason == ReasonSlowConsumer:
+			s.limitedLog(logSlow, level, "connection closed", attrs...)
+		default: // a peer can cause these at will: rate-limited
+			s.limitedLog(logClosed, level, "connection closed", attrs...)
+		}
 	}
 	return gnet.None
 }
@@ -348,7 +351,7 @@ func (s *Server) evict(m *shard.Member, cause error) {
 		s.log.Debug("write failed", "id", m.ID, "remote", cl.addr, "err", cause)
 	} else {
 		cl.reason = ReasonSlowConsumer
-		s.log.Warn("disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
+		s.limitedLog(logSlow, slog.LevelWarn, "disconnecting slow consumer", "id", m.ID, "remote", cl.addr, "err", cause,
 			"write_deadline", s.cfg.WriteDeadline, "max_lag", s.cfg.MaxLag)
 		// Reset rather than close gracefully: what its full socket still
 		// holds would otherwise linger in kernel memory until the peer

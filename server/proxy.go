@@ -3,13 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
 // Connections to a PROXY listener (--proxy-protocol) begin in a waiting
@@ -33,68 +32,16 @@ const (
 	mixed                         // both: look the listener up per connection
 )
 
-// expectsHeader reports whether c came in through a PROXY listener.
-// Runs on c's loop, from OnOpen.
+// expectsHeader reports whether c came in through a PROXY listener: the
+// acceptor hands each connection over with its listener as the gnet
+// context. Runs on c's loop, from OnOpen, before the context is replaced.
 func (s *Server) expectsHeader(c gnet.Conn) bool {
-	switch s.kind {
-	case allDirect:
-		return false
-	case allProxy:
-		return true
-	}
-	// gnet gives a connection its listener's configured address (port 0
-	// included), so two listeners on port 0 would look alike: ask the
-	// socket where it was accepted instead.
-	sa, err := unix.Getsockname(c.Fd())
-	if err == nil {
-		var local net.Addr
-		if local, err = sockaddrToAddr(sa); err == nil {
-			if i := matchListener(s.addrs, local); i >= 0 {
-				return s.specs[i].proxy
-			}
-			err = errors.New("no listener has this address")
-		}
+	if a, ok := c.Context().(*admission); ok {
+		return a.listener.spec.proxy
 	}
 	// Unknown: demanding the header is the safe side, since a header
 	// claiming any address is only ever trusted on a PROXY listener.
-	s.log.Warn("cannot tell which listener accepted a connection; expecting a PROXY header",
-		"remote", addrString(c.RemoteAddr()), "err", err)
-	return true
-}
-
-// matchListener returns the index of the listener in bound that accepted a
-// connection at local: the one with its exact address, or else one bound
-// to the wildcard address on its port; -1 when none.
-func matchListener(bound []net.Addr, local net.Addr) int {
-	if u, ok := local.(*net.UnixAddr); ok {
-		return slices.IndexFunc(bound, func(a net.Addr) bool {
-			b, ok := a.(*net.UnixAddr)
-			return ok && b.Name == u.Name
-		})
-	}
-	want := tcpAddrPort(local)
-	wildcard := -1
-	for i, a := range bound {
-		got := tcpAddrPort(a)
-		switch {
-		case !got.IsValid() || got.Port() != want.Port():
-		case got.Addr() == want.Addr():
-			return i
-		case got.Addr().IsUnspecified() && wildcard < 0:
-			wildcard = i
-		}
-	}
-	return wildcard
-}
-
-// tcpAddrPort is a's address and port, IPv4-mapped addresses unmapped;
-// invalid for anything but TCP.
-func tcpAddrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		ap := t.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	return netip.AddrPort{}
+	return s.kind != allDirect
 }
 
 // trustedProxy reports whether a connection from ip may send a header:
@@ -136,7 +83,7 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 		return gnet.None
 	}
 	if err != nil {
-		h.s.log.Warn("bad PROXY header", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
+		h.s.limitedLog(logProxy, slog.LevelWarn, "bad PROXY header", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"buffered", len(buf), "err", err)
 		cl.stopAwaiting()
 		return h.reject(cl, ReasonProxyHeader, msgProxyHeader)
@@ -148,14 +95,14 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 	cl.stopAwaiting()
 	if src != nil {
 		cl.via = cl.addr
-		cl.addr = addrString(src)
+		cl.addr = sanitize(addrString(src))
 	}
 	ip := sourceIP(src)
 	if src == nil {
 		ip = sourceIP(cl.conn.RemoteAddr())
 	}
 	if !h.s.perIP.acquire(ip) {
-		h.s.log.Warn("connection refused", "remote", cl.addr, "via", cl.via, "reason", ReasonTooManyConns.String(),
+		h.s.limitedLog(logRefused, slog.LevelWarn, "connection refused", "remote", cl.addr, "via", cl.via, "reason", ReasonTooManyConns.String(),
 			"max_conns_per_ip", h.s.cfg.MaxConnsPerIP)
 		return h.reject(cl, ReasonTooManyConns, msgTooMany)
 	}
@@ -213,7 +160,7 @@ func (s *Server) closeLateHeaders(ls *loopStats, now int64) {
 		buffered := cl.conn.InboundBuffered()
 		cl.stopAwaiting()
 		cl.reason = ReasonProxyHeader
-		s.log.Warn("no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
+		s.limitedLog(logProxy, slog.LevelWarn, "no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"proxy_header_timeout", s.cfg.ProxyHeaderTimeout, "buffered", buffered)
 		_, _ = cl.conn.Write(msgProxyHeader) // gnet writes it before it closes
 		if err := cl.conn.Close(); err != nil {

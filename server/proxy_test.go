@@ -202,6 +202,37 @@ func TestProxyPerIPLimitCountsClients(t *testing.T) {
 	}
 }
 
+// TestProxyUnixSourceCountsUnderTheProxy: a PROXY v2 header naming a
+// client on a unix socket of the proxy (which has no IP) keeps the
+// socket's address, so the per-IP limit counts it under the proxy's IP
+// instead of not at all, and the path it carries (control characters and
+// all) reaches neither the log nor /connz.
+func TestProxyUnixSourceCountsUnderTheProxy(t *testing.T) {
+	s, logs, proxyAddr, _ := startProxyServer(t, Config{MaxConnsPerIP: 1})
+	evil := "\x1b[2J\ninjected=1"
+	first := dialAddr(t, proxyAddr, &net.TCPAddr{IP: net.ParseIP("127.0.0.3")})
+	first.send(string(proxyV2Unix(evil)))
+	waitOpen(t, s, 1)
+	second := dialAddr(t, proxyAddr, &net.TCPAddr{IP: net.ParseIP("127.0.0.3")})
+	second.send(string(proxyV2Unix("/tmp/another")))
+	if got := second.expectClosed(); got != "ERR too many connections\r\n" {
+		t.Fatalf("second unix-sourced client through the same proxy got %q", got)
+	}
+	remotes := connRemotes(t, s)
+	if len(remotes) != 1 {
+		t.Fatalf("/connz: %v", remotes)
+	}
+	for remote := range remotes {
+		if !strings.HasPrefix(remote, "127.0.0.3:") {
+			t.Errorf("remote = %q, want the proxy's socket address", remote)
+		}
+	}
+	if strings.Contains(logs.String(), "injected") || strings.Contains(logs.String(), "\x1b") {
+		t.Errorf("the unix path reached the log:\n%s", logs.String())
+	}
+	_ = first
+}
+
 // TestAllListenersExpectHeaders: without --direct-addr every listener,
 // unix sockets too, expects the header.
 func TestAllListenersExpectHeaders(t *testing.T) {
@@ -225,32 +256,6 @@ func TestAllListenersExpectHeaders(t *testing.T) {
 	plain.send("no header\n")
 	if got := plain.expectClosed(); got != "ERR bad proxy header\r\n" {
 		t.Fatalf("got %q", got)
-	}
-}
-
-func TestMatchListener(t *testing.T) {
-	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
-	bound := []net.Addr{tcp("0.0.0.0:9000"), tcp("127.0.0.2:9000"), tcp("127.0.0.1:9001"),
-		&net.UnixAddr{Net: "unix", Name: "/run/a.sock"}, tcp("[::]:9002")}
-	cases := []struct {
-		name  string
-		local net.Addr
-		want  int
-	}{
-		{name: "exact address beats the wildcard", local: tcp("127.0.0.2:9000"), want: 1},
-		{name: "wildcard", local: tcp("127.0.0.3:9000"), want: 0},
-		{name: "exact", local: tcp("127.0.0.1:9001"), want: 2},
-		{name: "v4-mapped on a dual-stack wildcard", local: tcp("[::ffff:127.0.0.1]:9002"), want: 4},
-		{name: "unix path", local: &net.UnixAddr{Net: "unix", Name: "/run/a.sock"}, want: 3},
-		{name: "unknown port", local: tcp("127.0.0.1:9999"), want: -1},
-		{name: "unknown path", local: &net.UnixAddr{Net: "unix", Name: "/run/b.sock"}, want: -1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := matchListener(bound, tc.local); got != tc.want {
-				t.Errorf("matchListener(%v) = %d, want %d", tc.local, got, tc.want)
-			}
-		})
 	}
 }
 

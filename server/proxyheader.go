@@ -80,8 +80,8 @@ func isPrefixOf(buf, sig []byte) bool {
 
 // parseProxyHeader parses the PROXY header at the start of buf. It returns
 // the header's length and the client address it carries: nil for PROXY
-// UNKNOWN and v2 LOCAL (connections the proxy makes itself), whose socket
-// address stands. While buf holds only part of a header the error is
+// UNKNOWN and v2 LOCAL (connections the proxy makes itself) and for an
+// AF_UNIX source, whose socket address stands. While buf holds only part of a header the error is
 // errProxyHeaderIncomplete. buf is not retained.
 func parseProxyHeader(buf []byte) (src net.Addr, n int, err error) {
 	n, err = proxyHeaderLen(buf)
@@ -99,11 +99,23 @@ func parseProxyHeader(buf []byte) (src net.Addr, n int, err error) {
 	if r.Buffered() != 0 {
 		return nil, 0, fmt.Errorf("server: bad PROXY header: %d bytes left inside it", r.Buffered())
 	}
+	// go-proxyproto keeps v2's TLVs as they came; splitting them checks
+	// that no TLV claims more bytes than the header holds.
+	if _, err := h.TLVs(); err != nil {
+		return nil, 0, fmt.Errorf("server: bad PROXY header: %w", err)
+	}
 	if h.Command.IsLocal() {
 		return nil, n, nil
 	}
 	if !h.TransportProtocol.IsStream() {
 		return nil, 0, fmt.Errorf("server: bad PROXY header: transport %#x is not a stream", byte(h.TransportProtocol))
+	}
+	if h.TransportProtocol.IsUnix() {
+		// A client on a unix socket of the proxy has no IP to count for
+		// --max-conns-per-ip, and its path is whatever the peer bound:
+		// the connection keeps the socket's address (the proxy's), under
+		// which it is counted, as for LOCAL and UNKNOWN.
+		return nil, n, nil
 	}
 	return h.SourceAddr, n, nil
 }

@@ -50,6 +50,32 @@ func proxyV2WithTLVs(t testing.TB, src string, n int) []byte {
 	return b
 }
 
+// proxyV2Raw is a v2 PROXY header with the given family/transport byte
+// and what follows the fixed part, laid out by hand (for what a
+// well-behaved formatter would not write).
+func proxyV2Raw(famProto byte, rest []byte) []byte {
+	b := append(append([]byte(nil), proxyproto.SIGV2...), 0x21, famProto, 0, 0)
+	binary.BigEndian.PutUint16(b[14:], uint16(len(rest)))
+	return append(b, rest...)
+}
+
+// proxyV2Unix is a v2 header for a client on a unix stream socket at
+// path (what haproxy sends for a "bind unix@…" frontend).
+func proxyV2Unix(path string) []byte {
+	addrs := make([]byte, 216) // 108-byte source and destination paths
+	copy(addrs, path)
+	copy(addrs[108:], "/run/haproxy.sock")
+	return proxyV2Raw(0x31, addrs)
+}
+
+// proxyV2TruncatedTLV is a v2 TCP4 header whose one TLV claims 255 bytes
+// but carries 3.
+func proxyV2TruncatedTLV() []byte {
+	rest := []byte{203, 0, 113, 7, 10, 0, 0, 1, 0x10, 0x92, 0x22, 0xb8} // 203.0.113.7:4242 → 10.0.0.1:8888
+	rest = append(rest, 0x01, 0x00, 0xff, 'h', '2', 'x')                // ALPN, length 255, 3 bytes
+	return proxyV2Raw(0x11, rest)
+}
+
 // proxyV2Sized is a v2 header whose length field claims n more bytes.
 func proxyV2Sized(n int) []byte {
 	b := append(append([]byte(nil), proxyproto.SIGV2...), 0x21, 0x11, 0, 0)
@@ -80,6 +106,8 @@ func TestParseProxyHeader(t *testing.T) {
 		{name: "v2 with a line after it", in: append(append([]byte(nil), v2...), "hello\n"...), wantSrc: "203.0.113.7:4242", wantN: len(v2)},
 		{name: "v2 with TLVs", in: tlvs, wantSrc: "203.0.113.7:4242", wantN: len(tlvs)},
 		{name: "v2 LOCAL", in: proxyV2Local(), wantN: 16},
+		{name: "v2 AF_UNIX keeps the socket's address", in: proxyV2Unix("/tmp/client.sock"), wantN: 16 + 216},
+		{name: "v2 AF_UNIX with control characters", in: proxyV2Unix("\x1b[31m\nfake log line"), wantN: 16 + 216},
 
 		{name: "one byte", in: []byte("P"), wantErr: errProxyHeaderIncomplete},
 		{name: "v1 without its CRLF yet", in: v1[:len(v1)-2], wantErr: errProxyHeaderIncomplete},
@@ -103,6 +131,7 @@ func TestParseProxyHeader(t *testing.T) {
 		{name: "v2 bad version", in: append(append([]byte(nil), v2[:12]...), append([]byte{0x31}, v2[13:]...)...), wantErr: errBadHeader},
 		{name: "v2 UDP", in: append(append([]byte(nil), v2[:13]...), append([]byte{0x12}, v2[14:]...)...), wantErr: errBadHeader},
 		{name: "v2 length too short for TCP4", in: proxyV2Sized(4), wantErr: errBadHeader},
+		{name: "v2 TLV longer than the header", in: proxyV2TruncatedTLV(), wantErr: errBadHeader},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func (s *Server) sampleRates() {
 }
 
 // reclaimMemory runs until stopSweep closes; it also samples /varz's
-// rates once a second. Runs on its own goroutine.
+// rates and reports suppressed log lines once a second. Runs on its own goroutine.
 func (s *Server) reclaimMemory() {
 	defer close(s.reclaimed)
 	t := time.NewTicker(reclaimEvery)
@@ -48,6 +48,7 @@ func (s *Server) reclaimMemory() {
 		case <-t.C:
 		}
 		s.sampleRates()
+		s.reportSuppressed()
 		log := s.fan.Stats().LogBytes
 		peakLog = max(peakLog, s.fan.TakePeakLogBytes())
 		open := s.open.Load()

@@ -15,7 +15,6 @@ import (
 
 	"github.com/bwmarrin/snowflake"
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/fanout/fanout/cluster"
 	"github.com/fanout/fanout/internal/sysutil"
@@ -45,11 +44,29 @@ type Server struct {
 
 	clusterKeys [][]byte // from --cluster-key-file; never logged or shown
 
-	eng     gnet.Engine   // set in OnBoot, before booted closes
-	booted  chan struct{} // closed by OnBoot
-	done    chan error    // gnet's result
-	addrs   []net.Addr    // the bound listen addresses, one per spec; set in OnBoot, before any connection
-	bootErr error         // why OnBoot could not learn them; set before booted closes
+	cli       *gnet.Client // runs the event loops; set in Start before any connection
+	listeners []*listener  // one per spec, bound by Start; closed by stopAccepting
+	addrs     []net.Addr   // the bound listen addresses, one per spec; set in Start
+
+	// Accepting (accept.go).
+	enrollSem       chan struct{}  // holds a token per connection being handed to a loop
+	acceptWG        sync.WaitGroup // the accept goroutines
+	enrollWG        sync.WaitGroup // the goroutines handing connections over
+	stopAccept      chan struct{}  // closed by stopAccepting
+	stopAcceptOnce  sync.Once
+	listenersClosed atomic.Bool   // set before the listeners close: their accept errors are expected
+	acceptErrors    atomic.Uint64 // accept calls that failed and were retried
+
+	// Failure: the server can no longer serve (a listener or an event
+	// loop died). Died closes; Ready turns false; main exits non-zero.
+	failOnce sync.Once
+	failed   atomic.Bool
+	failErr  error         // set once, before died closes
+	died     chan struct{} // closed by fail
+
+	logLimits  *logLimiters  // rate limits for the log lines the network can cause
+	controlSem chan struct{} // a token per control request being served (connz.go)
+	gatherLock chan struct{} // held by the one /connz gathering
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
@@ -81,6 +98,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	specs, _ := cfg.listenSpecs()      // validated above
 	proxyFrom, _ := cfg.proxySources() // validated above
+	if err := resolveMaxConns(&cfg, len(specs)); err != nil {
+		return nil, err
+	}
+	for _, l := range specs {
+		if l.network == "unix" {
+			if err := checkSocketPath(l.address); err != nil {
+				return nil, bad(l.flag, "%v", err)
+			}
+		}
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -97,8 +124,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		proxyFrom:       proxyFrom,
 		headerSweepDone: make(chan struct{}),
 		burst:           float64(cfg.burst()),
-		booted:          make(chan struct{}),
-		done:            make(chan error, 1),
+		enrollSem:       make(chan struct{}, enrollSlots),
+		stopAccept:      make(chan struct{}),
+		died:            make(chan struct{}),
+		logLimits:       newLogLimiters(),
+		controlSem:      make(chan struct{}, controlInflight),
+		gatherLock:      make(chan struct{}, 1),
 		loops:           make(map[gnet.EventLoop]*loopStats),
 		stopSweep:       make(chan struct{}),
 		sweepDone:       make(chan struct{}),
@@ -156,60 +187,52 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
 
-// Start listens and returns once the event loops run, or with the error
-// that kept them from starting.
+// Start listens and returns once the event loops run and the listeners
+// accept, or with the error that kept them from starting.
 func (s *Server) Start() error {
 	s.started = time.Now()
 	if err := s.joinCluster(); err != nil {
 		s.closeWaiter()
 		return err
 	}
-	protoAddrs := make([]string, len(s.specs))
-	for i, l := range s.specs {
-		protoAddrs[i] = l.protoAddr()
-		if l.network == "unix" {
-			if err := removeStaleSocket(l.address); err != nil {
-				s.leaveCluster()
-				s.closeWaiter()
-				return fmt.Errorf("server: %w", err)
-			}
-		}
-	}
-	h := &handler{s: s}
-	go func() {
-		s.done <- gnet.Rotate(h, protoAddrs,
-			gnet.WithNumEventLoop(s.cfg.Loops),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithReuseAddr(true),
-			gnet.WithReusePort(s.cfg.ReusePort),
-			gnet.WithLogger(gnetLogger{s.log}),
-		)
-	}()
-	select {
-	case <-s.booted:
-		if s.bootErr != nil { // OnBoot asked gnet to stop before any loop ran
-			<-s.done
-			s.leaveCluster()
-			s.closeWaiter()
-			return fmt.Errorf("server: %w", s.bootErr)
-		}
-	case err := <-s.done:
-		if err == nil {
-			err = errors.New("engine stopped before it started")
-		}
+	undo := func() {
+		_ = s.closeListeners()
 		s.leaveCluster()
 		s.closeWaiter()
-		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
+	for _, spec := range s.specs {
+		l, err := listen(spec, s.cfg)
+		if err != nil {
+			undo()
+			return fmt.Errorf("server: %w", err)
+		}
+		s.listeners = append(s.listeners, l)
+		s.addrs = append(s.addrs, l.addr)
+	}
+	cli, err := gnet.NewClient(&handler{s: s},
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{l: s.log, fail: s.fail}),
+	)
+	if err == nil {
+		err = cli.Start()
+	}
+	if err != nil {
+		undo()
+		return fmt.Errorf("server: start the event loops: %w", err)
+	}
+	s.cli = cli
 	if err := s.afterBoot(); err != nil {
 		s.stopping.Store(true)
-		_ = s.eng.Stop(context.Background())
-		<-s.done
-		s.leaveCluster()
-		s.closeWaiter()
+		_ = cli.Stop()
+		undo()
 		return fmt.Errorf("server: %w", err)
 	}
 	s.running.Store(true)
+	for _, l := range s.listeners {
+		s.acceptWG.Add(1)
+		go s.acceptLoop(l)
+	}
 	return nil
 }
 
@@ -258,32 +281,19 @@ func (s *Server) leaveCluster() {
 	}
 }
 
-// learnAddrs reads the bound listen addresses. Runs in OnBoot, before
-// the loops accept anything: expectsHeader needs them from the first
-// connection on.
-func (s *Server) learnAddrs() error {
-	for _, l := range s.specs {
-		a, err := s.boundAddr(l)
-		if err != nil {
-			return err
-		}
-		s.addrs = append(s.addrs, a)
-	}
-	return nil
-}
-
-// afterBoot sets the unix sockets' mode and starts the metrics listener
-// and the sweepers.
+// afterBoot starts the metrics listener and the sweepers.
 func (s *Server) afterBoot() error {
-	if err := s.chmodSockets(); err != nil {
-		return err
-	}
 	if s.cfg.MetricsAddr != "" {
-		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, s.Ready, s.cfg.Pprof, s.routes)
+		web, err := metrics.Serve(s.cfg.MetricsAddr, s.mets, metrics.Options{Ready: s.Ready, Pprof: s.cfg.Pprof,
+			Routes: s.routes, Admin: s.guardDebug, Cmdline: s.redactedArgs, ErrorLog: s.httpErrorLog()})
 		if err != nil {
 			return err
 		}
 		s.web = web
+		if ap, err := netip.ParseAddrPort(web.Addr().String()); err == nil && !ap.Addr().IsLoopback() && !s.cfg.AdminReads {
+			s.log.Warn("the metrics listener is not on loopback and serves /connz (client addresses) and pprof without a token; "+
+				"bind it to a private address or set --admin-reads", "metrics_addr", web.Addr().String(), "pprof", s.cfg.Pprof)
+		}
 	}
 	go s.sweepIdle()
 	go s.sweepHeaders()
@@ -334,68 +344,6 @@ func (s *Server) proxyListeners() string {
 	return strings.Join(list, ",")
 }
 
-// boundAddr reads a listener's address (port 0 becomes the real port).
-func (s *Server) boundAddr(l listenSpec) (net.Addr, error) {
-	fd, err := s.eng.DupListener(l.network, l.address)
-	if err != nil {
-		return nil, fmt.Errorf("dup listener %s: %w", l.protoAddr(), err)
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockname", err)
-	}
-	return sockaddrToAddr(sa)
-}
-
-// sockaddrToAddr converts a TCP or unix socket address.
-func sockaddrToAddr(sa unix.Sockaddr) (net.Addr, error) {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	case *unix.SockaddrUnix:
-		return &net.UnixAddr{Net: "unix", Name: a.Name}, nil
-	}
-	return nil, fmt.Errorf("socket has unexpected address type %T", sa)
-}
-
-// removeStaleSocket deletes a unix socket file left by an earlier run. A
-// socket that a live server answers on is not stale: starting is refused
-// rather than taking its path over. Anything that is not a socket is left
-// alone (and the bind will fail).
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return nil
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		_ = c.Close()
-		return fmt.Errorf("another server is listening on unix://%s; stop it or choose another path", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove stale socket: %w", err)
-	}
-	return nil
-}
-
-// chmodSockets gives every unix socket the configured mode (--unix-mode).
-func (s *Server) chmodSockets() error {
-	if s.cfg.UnixMode == 0 {
-		return nil
-	}
-	for _, l := range s.specs {
-		if l.network != "unix" {
-			continue
-		}
-		if err := os.Chmod(l.address, s.cfg.UnixMode); err != nil {
-			return fmt.Errorf("--unix-mode: %w", err)
-		}
-	}
-	return nil
-}
-
 // Addr returns the first address the server listens on.
 func (s *Server) Addr() net.Addr { return s.addrs[0] }
 
@@ -415,13 +363,35 @@ func (s *Server) MetricsAddr() net.Addr {
 func (s *Server) Connections() int { return s.fan.Registry().Len() }
 
 // Ready reports whether the server takes traffic: listening, not
-// draining, and (in a cluster) connected to NATS.
+// draining, not failed, and (in a cluster) connected to NATS.
 func (s *Server) Ready() bool {
+	return s.running.Load() && !s.draining.Load() && !s.failed.Load() && (s.peers == nil || s.peers.Connected())
+}
+
+// fail records that the server can no longer serve: a listener or an
+// event loop died. It logs why, turns /readyz to 503 and closes Died; the
+// process should then shut down and exit non-zero (main does), so that a
+// supervisor restarts it. Only the first failure counts. Safe for
+// concurrent use.
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		s.failErr = err
+		s.failed.Store(true)
+		s.log.Error("the server cannot serve any more; it must be restarted", "err", err)
+		close(s.died)
+	})
+}
+
+// Died is closed when the server has failed (see Err).
+func (s *Server) Died() <-chan struct{} { return s.died }
+
+// Err returns why the server failed, once Died is closed; nil before.
+func (s *Server) Err() error {
 	select {
-	case <-s.booted:
-		return !s.draining.Load() && (s.peers == nil || s.peers.Connected())
+	case <-s.died:
+		return s.failErr
 	default:
-		return false
+		return nil
 	}
 }
 
@@ -473,6 +443,9 @@ func (s *Server) snapshot() metrics.Snapshot {
 		Window:         st.Window.Seconds(),
 		RoundCost:      st.RoundCost.Seconds(),
 		Duty:           st.Duty,
+
+		AcceptErrors:  s.acceptErrors.Load(),
+		LogSuppressed: s.logLimits.suppressedTotals(),
 	}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
@@ -532,13 +505,16 @@ func (s *Server) closeWaiter() {
 
 // Summary is what Shutdown reports.
 type Summary struct {
-	Uptime    time.Duration
-	Accepted  uint64
-	Lines     uint64 // lines relayed
-	Writes    uint64 // writes to client sockets
-	Evicted   uint64 // slow consumers cut off
-	Drained   bool   // every queued byte was handed to the kernel in time
-	Remaining int    // bytes still queued when the drain ended
+	Uptime   time.Duration
+	Accepted uint64
+	Lines    uint64 // lines relayed
+	Writes   uint64 // writes to client sockets
+	Evicted  uint64 // slow consumers cut off
+	Drained  bool   // every queued byte was handed to the kernel in time
+	// Undelivered is what was left unwritten when the drain ended: each
+	// byte once, however many clients were owed it (it is held once).
+	Undelivered int64
+	Owed        int // clients that were owed any of it
 }
 
 // Shutdown stops taking connections and lines (/readyz turns 503), waits
@@ -567,16 +543,27 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	<-s.reclaimed
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-	sum.Remaining, sum.Drained = s.drain(drainCtx)
+	_, sum.Drained = s.drain(drainCtx)
 	cancel()
+	if !sum.Drained {
+		uctx, cancel := context.WithTimeout(ctx, time.Second)
+		if u, err := s.fan.Undelivered(uctx); err == nil {
+			sum.Undelivered, sum.Owed = u.Bytes, u.Members
+		} else {
+			s.log.Warn("cannot tell what is left undelivered", "err", err)
+		}
+		cancel()
+	}
 
 	s.stopping.Store(true)
-	stopErr := s.eng.Stop(ctx)
+	stopErr := s.stopAccepting(ctx.Done())
+	loopsDone := make(chan error, 1)
+	go func() { loopsDone <- s.cli.Stop() }() // closes every connection, then the loops
 	var runErr error
 	select {
-	case runErr = <-s.done:
+	case runErr = <-loopsDone:
 	case <-ctx.Done():
-		runErr = ctx.Err()
+		runErr = fmt.Errorf("stopping the event loops: %w", ctx.Err())
 	}
 	s.fan.Close()
 	s.closeWaiter()
@@ -590,7 +577,8 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	sum.Accepted, sum.Lines, sum.Writes, sum.Evicted = s.accepted.Load(), st.Frames, st.Writes, st.Evictions
 	s.log.Info("shutdown complete", "uptime", sum.Uptime.Round(time.Millisecond),
 		"accepted", sum.Accepted, "lines", sum.Lines, "deliveries", st.Deliveries, "writes", sum.Writes,
-		"slow_consumers", sum.Evicted, "drained", sum.Drained, "undelivered_bytes", sum.Remaining)
+		"slow_consumers", sum.Evicted, "drained", sum.Drained, "undelivered_bytes", sum.Undelivered, "clients_owed", sum.Owed)
+	s.reportSuppressed()
 	if err := errors.Join(stopErr, runErr, webErr); err != nil {
 		return sum, fmt.Errorf("server: shutdown: %w", err)
 	}

@@ -54,6 +54,11 @@
 // Time is read from Options.Clock (the system clock by default), so the
 // deadlines, the outlier rule and the pacer are tested on a manual clock.
 //
+// Off-loop readers that must see every member (the control plane) use a
+// [Walk]: a slice of members per loop per task, from a snapshot of the
+// loop's member pointers, so a loop is never held for all its members at
+// once; [Fanout.Undelivered] reports what is left to write, each byte once.
+//
 // Frames from other nodes of a cluster enter through [Fanout.Inject] as a
 // batch with no local sender, and batches of local lines leave through
 // Options.OnBatch; the shard package itself knows nothing of NATS.
