@@ -127,10 +127,12 @@ func (s *Server) refuseFull(c net.Conn) {
 	remote := addrString(c.RemoteAddr())
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Write(msgServerFull) // a new socket takes 17 bytes at once
-	_ = c.Close()
+	// Counted and logged before the close, so that whoever sees the close
+	// (a test, an operator) finds them.
 	s.closed[ReasonServerFull].Add(1)
 	s.limitedLog(logRefused, slog.LevelWarn, "connection refused", "remote", sanitize(remote),
 		"reason", ReasonServerFull.String(), "max_conns", s.cfg.MaxConns)
+	_ = c.Close()
 }
 
 // enroll registers c on an event loop; OnOpen runs there before it

@@ -361,13 +361,13 @@ func TestPauseOutlivesTheClient(t *testing.T) {
 
 	b := dialNet(t, "tcp", s.Addr().String())
 	waitOpen(t, s, 2)
-	bFD := -1
+	bFD, bID := -1, int64(0)
 	_ = s.fan.Each(t.Context(), func(m *shard.Member) {
 		if cl := m.Value.(*client); strconv.FormatInt(m.ID, 10) != aID && cl.conn.RemoteAddr().String() == b.LocalAddr().String() {
-			bFD = cl.conn.Fd()
+			bFD, bID = cl.conn.Fd(), m.ID
 		}
 	})
-	t.Logf("held sender's descriptor %d, the next connection's %d", aFD, bFD)
+	t.Logf("held sender %s's descriptor %d, the next connection's (%d) %d", aID, aFD, bID, bFD)
 	if _, err := b.Write([]byte("b 0 after\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -276,6 +276,13 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	c.SetContext(nil)
+	if cl.paused && (err == nil || errors.Is(err, io.EOF)) {
+		// A socket whose reads are paused reports no end of input (gnet is
+		// not asking for it); gnet closes it with io.EOF only on a hang-up
+		// or an error, that is, a reset: its last line without a newline
+		// is not relayed as if it had closed cleanly.
+		err = hangUpError(c)
+	}
 	if cl.awaiting {
 		// It left before its header was whole: a clean quit if it sent
 		// nothing, a bad header if it sent part of one.

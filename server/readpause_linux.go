@@ -137,3 +137,16 @@ func modifyWatch(poller int, c gnet.Conn, events uint32) error {
 	}
 	return nil
 }
+
+// errHungUp: the peer of a paused socket hung up without a pending error.
+var errHungUp = errors.New("server: hung up while its reads were paused")
+
+// hangUpError says why a socket whose reads were paused was closed: the
+// pending socket error (a reset), or errHungUp. Runs on c's loop, in
+// OnClose, while the descriptor is still open.
+func hangUpError(c gnet.Conn) error {
+	if errno, err := unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && errno != 0 {
+		return os.NewSyscallError("read", unix.Errno(errno))
+	}
+	return errHungUp
+}

@@ -21,3 +21,6 @@ var errNoReadPause = errors.New("server: this build cannot pause reading a socke
 func findLoopPoller(int) (int, error)    { return -1, errNoReadPause }
 func pauseReading(int, gnet.Conn) error  { return errNoReadPause }
 func resumeReading(int, gnet.Conn) error { return errNoReadPause }
+
+// hangUpError is never called: no socket is paused here.
+func hangUpError(gnet.Conn) error { return errNoReadPause }

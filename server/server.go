@@ -35,10 +35,10 @@ type Server struct {
 	proxyFrom []netip.Prefix // --proxy-from; empty: any source may send a header
 	burst     float64        // flood control's bucket size, cfg.burst() worked out once
 	mets      *metrics.Metrics
-	web       *metrics.HTTP      // nil without --metrics-addr
-	peers     *cluster.Bridge    // nil without --cluster; set before the loops start
-	waits     *shard.EpollWaiter // watches full sockets for room; closed by Shutdown
-	rates     *rateWindow        // recent totals for /varz; sampled by the reclaimer goroutine
+	web       *metrics.HTTP       // nil without --metrics-addr
+	peers     *cluster.Bridge     // nil without --cluster; set before the loops start
+	waits     *shard.SocketWaiter // watches full sockets for room (epoll on Linux); closed by Shutdown
+	rates     *rateWindow         // recent totals for /varz; sampled by the reclaimer goroutine
 
 	adminToken string // enables DELETE /connz/{id}; empty: disabled
 
@@ -151,7 +151,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.mets = metrics.New(s.snapshot)
-	waits, err := shard.NewEpollWaiter()
+	waits, err := shard.NewSocketWaiter()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -58,8 +58,9 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 // benchHub returns a manual loop whose hub has one sender (writing to a
-// discardConn) and n recipients writing to what recipient returns.
-func benchHub(b *testing.B, opts Options, n int, recipient func() Sink) (*manualLoop, *Member) {
+// discardConn) and n recipients writing to what recipient returns; every
+// wsEvery-th recipient reads the WebSocket encoding (0: none does).
+func benchHub(b *testing.B, opts Options, n, wsEvery int, recipient func() Sink) (*manualLoop, *Member) {
 	l := &manualLoop{}
 	f := New(NewRegistry(64), opts)
 	b.Cleanup(f.Close)
@@ -67,9 +68,38 @@ func benchHub(b *testing.B, opts Options, n int, recipient func() Sink) (*manual
 	sender := NewMember(1, &discardConn{})
 	h.Join(sender)
 	for i := range n {
-		h.Join(NewMember(int64(i+2), recipient()))
+		if wsEvery > 0 && i%wsEvery == 0 {
+			h.Join(NewWebSocketMember(int64(i+2), recipient()))
+		} else {
+			h.Join(NewMember(int64(i+2), recipient()))
+		}
 	}
 	return l, sender
+}
+
+// BenchmarkFanoutMixed: the same as BenchmarkFanout with TCP and
+// WebSocket recipients mixed (ws=2: every other one; ws=1: all of them).
+// Each batch is encoded once per encoding, not per recipient: allocs/op
+// stay flat as recipients grow.
+func BenchmarkFanoutMixed(b *testing.B) {
+	line := []byte("a typical chat line of some sixty bytes, give or take a few")
+	for _, wsEvery := range []int{2, 1} {
+		for _, burst := range []int{1, 16} {
+			for _, n := range []int{1, 100, 10000} {
+				b.Run(fmt.Sprintf("ws=%d/lines=%d/recipients=%d", wsEvery, burst, n), func(b *testing.B) {
+					l, sender := benchHub(b, Options{}, n, wsEvery, func() Sink { return &discardConn{} })
+					b.ReportAllocs()
+					for b.Loop() {
+						for range burst {
+							sender.Publish(line)
+						}
+						l.runAll()
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*burst), "ns/delivery")
+				})
+			}
+		}
+	}
 }
 
 func benchFanout(b *testing.B, line []byte, burst, n int, withMetrics bool) {
@@ -77,7 +107,7 @@ func benchFanout(b *testing.B, line []byte, burst, n int, withMetrics bool) {
 	if withMetrics {
 		opts.OnSeal = metrics.New(func() metrics.Snapshot { return metrics.Snapshot{} }).ObserveSeal
 	}
-	l, sender := benchHub(b, opts, n, func() Sink { return &discardConn{} })
+	l, sender := benchHub(b, opts, n, 0, func() Sink { return &discardConn{} })
 	b.ReportAllocs()
 	b.SetBytes(int64(burst * (len(line) + 4) * n))
 	for b.Loop() {
@@ -117,7 +147,7 @@ func BenchmarkFanoutShortWrites(b *testing.B) {
 	line := []byte("a typical chat line of some sixty bytes, give or take a few")
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
-			l, sender := benchHub(b, Options{Waiter: readyWaiter{}}, n, func() Sink { return &halfConn{} })
+			l, sender := benchHub(b, Options{Waiter: readyWaiter{}}, n, 0, func() Sink { return &halfConn{} })
 			b.ReportAllocs()
 			for b.Loop() {
 				sender.Publish(line)

@@ -14,18 +14,28 @@
 // "<id>:<line>\r\n" encoded once into the outbox of its sender's loop. Once
 // per event-loop cycle (or at Options.SealBytes) the outbox is sealed into
 // a read-only batch and handed to every hub's inbox (one task per hub, not
-// one per recipient). A round appends the inbox to the hub's delivery log:
-// the log's entries point at the shared batches, so a batch's bytes exist
-// once in the process however many members on however many loops have yet
-// to be written them (reference-counted; the last hub to drop it recycles
-// it). Each member has a cursor, a stream offset in its hub's log, and is
-// written from it with one writev, its own frames left out, straight to its
-// socket ([WriteConn]): what the socket does not take stays in the log, not
-// in a per-connection buffer. A member whose socket was full waits, skipped
-// by rounds, until the [Waiter] ([EpollWaiter]: one epoll instance and one
-// goroutine for the process) reports room; it is then written from its
-// cursor again. Entries leave the log once no cursor lies in or before
-// them.
+// one per recipient). A round appends the inbox to the hub's delivery log
+// (log.go, a type of its own: entries and a cursor per member, tested
+// alone): the log's entries point at the shared batches, so a batch's
+// bytes exist once in the process however many members on however many
+// loops have yet to be written them (reference-counted; the last hub to
+// drop it recycles it). Each member has a cursor, a stream offset in its
+// hub's log, and is written from it with one writev, its own frames left
+// out, straight to its socket ([WriteConn]; write.go): what the socket does
+// not take stays in the log, not in a per-connection buffer. A member
+// whose socket was full waits, skipped by rounds, until the [Waiter]
+// ([EpollWaiter]: one epoll instance and one goroutine for the process)
+// reports room; it is then written from its cursor again. Entries leave the
+// log once no cursor lies in or before them.
+//
+// Members read one of two encodings ([Encoding]): TCP lines, or WebSocket
+// messages (one unmasked message "<id>:<line>" per line). A batch's
+// WebSocket encoding is made once, by the first hub with WebSocket members
+// to append it, and the log keeps one stream per encoding, so each member
+// still gets one write per round from its own stream; batches no
+// WebSocket member receives are never encoded for it. A WebSocket member
+// may also have one control frame waiting ([Member.SendControl]): it is
+// written ahead of the log, whole, between two of the log's frames.
 //
 // Batches grow by themselves with load: whatever queues up while a round is
 // being written goes out in the next round. A lone line is never held back
@@ -40,14 +50,16 @@
 //
 // A member is cut off (Options.OnEvict) only when it does not read (no
 // progress for WriteDeadline, or more than MaxLag behind with no progress
-// for a second), or when it is the one reader that cannot keep up: the
+// for WriteDeadline/4, 2.5 s at most), or when it is the one reader that
+// cannot keep up: the
 // rules are in pressure.go. A member that reads but falls MaxLag/2 behind
 // is flagged: while any member is flagged, [Fanout.Congested] is true and
 // the server stops reading senders' sockets ([Member.Hold]); when the last
 // flag drops (the member is back within MaxLag/4, stopped reading for the
 // stall grace, or left) every held sender is resumed through
 // Options.OnResume. A flagged member whose socket is full accrues blame
-// while no more members are flagged than keep up; WriteDeadline of blame
+// while the flagged are few beside those keeping up (a quarter as many, or
+// one alone); WriteDeadline of blame
 // cuts it (unless Options.SlowReader is PaceAll). Without
 // Options.HoldSenders nobody is flagged and members past MaxLag are cut.
 //
@@ -91,7 +103,10 @@
 //     flight when senders were held back: at most one read per sender, as
 //     the server stops reading them (Stats.LogBytes, Stats.BehindBytes).
 //   - Per member: a cursor, its own not-yet-passed frame offsets (bounded
-//     by its frames in the log), no buffer of its own.
+//     by its frames in the log), no buffer of its own but, for a WebSocket
+//     member with a control frame waiting, that one frame (127 bytes).
+//   - A batch's WebSocket encoding, only once a hub with WebSocket members
+//     needed it: about the size of its TCP encoding.
 //   - Inject refuses batches while a hub's inbox holds MaxInjectBacklog.
 //   - Recycled batch buffers above 1 MiB are dropped, not pooled; a log
 //     index that grew past 1 024 entries is dropped when the log empties.

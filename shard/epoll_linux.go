@@ -1,3 +1,5 @@
+//go:build linux && !fanout_portable
+
 package shard
 
 import (
@@ -144,3 +146,9 @@ func (w *EpollWaiter) Close() error {
 	})
 	return err
 }
+
+// SocketWaiter is the Waiter for real sockets on this platform.
+type SocketWaiter = EpollWaiter
+
+// NewSocketWaiter returns the platform's SocketWaiter (epoll on Linux).
+func NewSocketWaiter() (*SocketWaiter, error) { return NewEpollWaiter() }

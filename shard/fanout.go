@@ -145,6 +145,7 @@ type Fanout struct {
 	stallGrace             time.Duration // no progress this long: a flag no longer holds senders
 	cutGrace               time.Duration // past MaxLag, no progress this long: cut
 	sweepEvery             time.Duration // how often a hub with a backlog checks deadlines
+	inboxLimit             int           // a hub's inbox past this holds senders back (MaxLag/4)
 }
 
 // New returns a Fanout registering its members in reg.
@@ -172,12 +173,16 @@ func New(reg *Registry, opts Options) *Fanout {
 	// buffers just filled) cannot hold them for long.
 	f.stallGrace = min(max(opts.WriteDeadline/8, 10*time.Millisecond), 250*time.Millisecond)
 	// Past MaxLag a member gets cutGrace to show it reads, holding senders
-	// meanwhile: long enough for a client starved of CPU for a moment,
-	// short enough that clients that never read hold senders back once,
-	// briefly, before they are cut.
-	f.cutGrace = min(max(opts.WriteDeadline/10, 4*f.stallGrace), time.Second)
+	// meanwhile: long enough for a client starved of CPU for a while (on a
+	// loaded machine, a second or more), short enough that clients that
+	// never read hold senders back once, briefly, before they are cut.
+	f.cutGrace = min(max(opts.WriteDeadline/4, 4*f.stallGrace), 2500*time.Millisecond)
 	f.sweepEvery = max(f.stallGrace/4, 2*time.Millisecond)
 	f.holdSenders.Store(opts.HoldSenders)
+	// A loop that takes batches slower than they are sealed elsewhere
+	// (busy, or starved of CPU) would let them pile up in its inbox, out
+	// of reach of the flags: past a quarter of MaxLag senders are held too.
+	f.inboxLimit = max(opts.MaxLag/4, 2*opts.SealBytes)
 	f.hubs.Store(&[]*Hub{})
 	return f
 }

@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,11 +9,10 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// maxIovecs is the most buffers one writev takes on Linux (UIO_MAXIOV).
-const maxIovecs = 1024
-
-// Hub is the fan-out state of one event loop. Fields marked loop-owned are
-// touched only by tasks running on that loop.
+// Hub is the fan-out state of one event loop: it composes the loop's
+// delivery log (log.go), the writes to its members (write.go) and the
+// back-pressure rules (pressure.go). Fields marked loop-owned are touched
+// only by tasks running on that loop.
 type Hub struct {
 	f           *Fanout
 	exec        Executor
@@ -26,41 +24,34 @@ type Hub struct {
 	timer       Timer         // fires a held-back round (nil: Coalesce off)
 	sweepTimer  Timer         // fires sweepTask while members are behind
 
-	members      []*Member     // loop-owned: everyone living on this loop
-	out          *batch        // loop-owned: frames read this cycle, not yet sealed
-	flushPending bool          // loop-owned: flushTask is queued
-	delivering   bool          // loop-owned: the member list is being walked (round, resume, sweep); leaves wait in leaving
-	leaving      []*Member     // loop-owned: left during a round, removed after it
-	round        []*batch      // loop-owned: the batches of the current round
-	lastRound    time.Time     // loop-owned: when the previous round started
-	costAvg      time.Duration // loop-owned: what recent rounds took to write, averaged (see decayCost)
-	roundCount   roundCount    // loop-owned: what the current round wrote
-	iov          [][]byte      // loop-owned: scratch for one member's writev
-	roundIov     [][]byte      // loop-owned: the current round's batches, for members that were caught up
-	roundStart   int64         // loop-owned: the stream offset where the current round begins
-	roundLines   int           // loop-owned: lines in the current round
-	at           []int64       // loop-owned: stream offset of each iov piece
-	held         []*Member     // loop-owned: senders parked by back-pressure
-	readySpare   []*Member     // loop-owned: the other buffer of ready, swapped each resume
-	flags        int           // loop-owned: members flagged as holding senders back
-	sweeping     bool          // loop-owned: sweepTimer is armed
-
-	// The log (see log.go); loop-owned.
-	log      []entry // live entries are log[front:]
-	front    int     // index of the oldest live entry
-	firstSeq uint64  // sequence number of log[front]
-	nextSeq  uint64  // sequence number the next entry gets
-	tail     int64   // stream offset past the newest entry
-	caughtUp int     // attached members with cursor == tail
+	members      []*Member           // loop-owned: everyone living on this loop
+	log          deliveryLog         // loop-owned: what the members have yet to be written, and their cursors
+	out          *batch              // loop-owned: frames read this cycle, not yet sealed
+	flushPending bool                // loop-owned: flushTask is queued
+	delivering   bool                // loop-owned: the member list is being walked (round, resume, sweep); leaves wait in leaving
+	leaving      []*Member           // loop-owned: left during a round, removed after it
+	round        []*batch            // loop-owned: the batches of the current round
+	lastRound    time.Time           // loop-owned: when the previous round started
+	costAvg      time.Duration       // loop-owned: what recent rounds took to write, averaged (see decayCost)
+	roundCount   roundCount          // loop-owned: what the current round wrote
+	g            gathered            // loop-owned: scratch for one member's writev
+	roundIov     [encodings][][]byte // loop-owned: the current round's batches per encoding, for members that were caught up
+	roundStart   [encodings]int64    // loop-owned: the stream offsets where the current round begins
+	roundLines   int                 // loop-owned: lines in the current round
+	held         []*Member           // loop-owned: senders parked by back-pressure
+	readySpare   []*Member           // loop-owned: the other buffer of ready, swapped each resume
+	flags        int                 // loop-owned: members flagged as holding senders back
+	sweeping     bool                // loop-owned: sweepTimer is armed
 
 	mu             sync.Mutex
 	inbox          []*batch  // guarded by mu: sealed batches awaiting a round
 	inboxBytes     int       // guarded by mu: bytes in inbox
 	deliverPending bool      // guarded by mu: deliverTask is queued or held
+	inboxFull      bool      // guarded by mu: inboxBytes passed the inbox limit; counts as congestion
 	ready          []*Member // guarded by mu: members whose sockets have room again
 	resumePending  bool      // guarded by mu: resumeTask is queued
 
-	logSize atomic.Int64 // logBytes() as of the hub's last change, for Stats
+	logSize atomic.Int64 // log.span() as of the hub's last change, for Stats
 	keeping atomic.Int32 // members keeping up, as of the last count (see publishKeeping)
 	window  atomic.Int64 // the coalescing window the last round was held to, nanoseconds
 	cost    atomic.Int64 // what the last round took to write, nanoseconds
@@ -91,7 +82,9 @@ func (h *Hub) Join(m *Member) {
 	m.hub = h
 	m.pos = int32(len(h.members))
 	h.members = append(h.members, m)
-	h.attach(m)
+	m.cur.enc = m.enc
+	h.log.attach(&m.cur)
+	m.progress = 0
 	h.f.reg.Add(m)
 	h.countKeepingIfIdle()
 }
@@ -158,6 +151,17 @@ func (h *Hub) enqueue(b *batch) {
 	h.inboxBytes += len(b.buf)
 	schedule := !h.deliverPending
 	h.deliverPending = true
+	if !h.inboxFull && h.inboxBytes > h.f.inboxLimit && h.f.holding() {
+		// This loop takes batches slower than they come (busy, starved of
+		// CPU, or holding its round for the coalescing window): hold
+		// senders back until it takes them, so that what waits for it
+		// stays bounded, and have the round go now (a full inbox is batch
+		// enough). Under mu, so that the congestion it marks is lifted
+		// after it, not before.
+		h.inboxFull = true
+		h.f.congest()
+		schedule = true
+	}
 	h.mu.Unlock()
 	if schedule {
 		h.execute(h.deliverTask)
@@ -182,11 +186,12 @@ func (h *Hub) deliver() {
 	if idle {
 		h.deliverPending = false
 	}
+	full := h.inboxFull // senders are held for this inbox: no window, go now
 	h.mu.Unlock()
 	if idle {
 		return
 	}
-	if h.timer != nil {
+	if h.timer != nil && !full {
 		// Rounds start at least a window apart, the window following what
 		// they cost and how busy the CPUs are (see pacer); a round after a
 		// quiet spell goes at once, and what rounds cost before it is
@@ -207,28 +212,40 @@ func (h *Hub) deliver() {
 	h.round, h.inbox = h.inbox, h.round[:0]
 	h.inboxBytes = 0
 	h.deliverPending = false
+	if h.inboxFull {
+		h.inboxFull = false
+		h.f.decongest()
+	}
 	h.mu.Unlock()
 	if len(h.round) == 0 {
 		return
 	}
 	h.rounds.Add(1)
-	h.roundStart, h.roundLines = h.tail, 0
-	h.roundIov = h.roundIov[:0]
+	h.roundStart, h.roundLines = h.log.tail, 0
+	first := h.log.nextSeq
 	for _, b := range h.round {
-		h.roundIov = append(h.roundIov, b.buf)
+		h.log.append(b, b.origin == h) // only this loop's members can be senders here
 		h.roundLines += b.lines
 	}
-	first := h.nextSeq
-	h.appendLog(h.round)
+	for enc := range encodings {
+		h.roundIov[enc] = h.roundIov[enc][:0]
+		if h.log.attached[enc] == 0 {
+			continue
+		}
+		for seq := first; seq < h.log.nextSeq; seq++ {
+			h.roundIov[enc] = append(h.roundIov[enc], h.log.at(seq).bytes(enc))
+		}
+	}
 	clear(h.round)
 	h.round = h.round[:0]
 
 	nanos := now.UnixNano()
 	h.delivering = true
 	for _, m := range h.members {
+		c := &m.cur
 		switch {
-		case !m.attached:
-		case m.cursor == h.roundStart && len(m.own.live()) == 0:
+		case !c.attached:
+		case c.pos == h.roundStart[c.enc] && len(c.own.live()) == 0 && m.ctrl == nil:
 			h.writeRound(m, first, nanos)
 		case !m.blocked:
 			h.writeTo(m, nanos)
@@ -243,52 +260,10 @@ func (h *Hub) deliver() {
 	h.cost.Store(int64(cost))
 	h.cutLaggards(nanos)
 	h.delivering = false
-	clear(h.roundIov)
+	for enc := range encodings {
+		clear(h.roundIov[enc])
+	}
 	h.afterWrites()
-}
-
-// writeRound is writeTo for the common case: m was caught up before this
-// round and sent none of it, so it is owed exactly the round's batches,
-// contiguous in the stream; first is the sequence number of the round's
-// first entry. Runs on the hub's loop.
-func (h *Hub) writeRound(m *Member, first uint64, now int64) {
-	n, err := m.Conn.Writev(h.roundIov)
-	h.roundCount.writes++
-	if err == nil && int64(n) == h.tail-h.roundStart { // all of it: caught up again
-		h.entryAt(first).holders--
-		h.caughtUp++
-		m.cursor, m.entry = h.tail, h.nextSeq
-		m.sent += uint64(n)
-		m.moved = now // a socket that took everything is read
-		h.roundCount.bytes += uint64(n)
-		h.roundCount.deliveries += uint64(h.roundLines)
-		return
-	}
-	m.progress = now // fell behind just now: the deadline counts from here
-	h.took(m, n, now)
-	h.moveCursor(m, h.roundStart+int64(max(n, 0)))
-	if err != nil {
-		h.writeFailed(m, err)
-		return
-	}
-	h.block(m)
-	h.checkFlag(m, now, n > 0)
-}
-
-// took accounts for n bytes m's socket took at now: progress for the
-// write deadline and the flags. Runs on the hub's loop.
-func (h *Hub) took(m *Member, n int, now int64) {
-	if n <= 0 {
-		return
-	}
-	h.roundCount.bytes += uint64(n)
-	m.sent += uint64(n)
-	m.progress, m.moved, m.unsent = now, now, -1
-}
-
-// writeFailed cuts m, whose socket refused a write. Runs on the hub's loop.
-func (h *Hub) writeFailed(m *Member, err error) {
-	h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
 }
 
 // afterWrites finishes a round or a resume: members that left meanwhile
@@ -303,68 +278,16 @@ func (h *Hub) afterWrites() {
 	h.trim()
 	h.publishCount()
 	h.countKeepingIfIdle()
-	if h.logBytes() > 0 && !h.sweeping {
+	if !h.log.empty() && !h.sweeping {
 		h.sweeping = true
 		h.sweepTimer.Reset(h.f.sweepEvery)
 	}
 }
 
-// writeTo writes m what it is owed, up to what its socket takes now, and
-// waits for room when the socket is full. Runs on the hub's loop.
-func (h *Hub) writeTo(m *Member, now int64) {
-	if m.progress == 0 && m.cursor < h.tail {
-		m.progress = now // fell behind just now: the deadline counts from here
-	}
-	moved := false
-	for m.attached && m.cursor < h.tail {
-		total, stop := h.gather(m)
-		if total == 0 {
-			h.moveCursor(m, stop) // only its own frames were left
-			continue
-		}
-		n, err := m.Conn.Writev(h.iov)
-		h.roundCount.writes++
-		h.took(m, n, now)
-		moved = moved || n > 0
-		h.moveCursor(m, h.wrote(max(n, 0), stop))
-		if err != nil {
-			h.writeFailed(m, err)
-			break
-		}
-		if n < total {
-			h.block(m)
-			break
-		}
-	}
-	clear(h.iov) // drop references to batches
-	h.iov = h.iov[:0]
-	if m.attached {
-		h.checkFlag(m, now, moved)
-	}
-}
-
-// block parks m until its socket has room; the Waiter wakes it. Without a
-// Waiter, m is simply retried at the next round. Runs on the hub's loop.
-func (h *Hub) block(m *Member) {
-	w := h.f.opts.Waiter
-	if w == nil {
-		return
-	}
-	if err := w.Wait(m); err != nil {
-		h.writeFailed(m, err)
-		return
-	}
-	m.blocked = true
-	m.unsent = unsentOf(m) // what probe compares with, from the start
-	h.f.blockedNow.Add(1)
-}
-
-// unblock marks m as no longer waiting for room. Runs on the hub's loop.
-func (h *Hub) unblock(m *Member) {
-	if m.blocked {
-		m.blocked = false
-		h.f.blockedNow.Add(-1)
-	}
+// trim drops what no member needs from the log and publishes its size.
+func (h *Hub) trim() {
+	h.log.trim()
+	h.logSize.Store(h.log.span())
 }
 
 // wake queues m to be written again on its loop. Safe for concurrent use.
@@ -390,7 +313,7 @@ func (h *Hub) resume() {
 	now := h.f.now()
 	h.delivering = true
 	for _, m := range ready {
-		if m.hub != h || !m.blocked || !m.attached {
+		if m.hub != h || !m.blocked || !m.cur.attached {
 			continue // left, cut, or a stale wake-up
 		}
 		h.unblock(m)
@@ -420,7 +343,7 @@ func (h *Hub) publishCount() {
 // cut stops writing to m and has the server close it for reason.
 // Runs on the hub's loop.
 func (h *Hub) cut(m *Member, reason error) {
-	if !m.attached {
+	if !m.cur.attached {
 		return
 	}
 	h.detach(m)
@@ -452,6 +375,22 @@ func (h *Hub) leave(m *Member) {
 	h.countKeepingIfIdle()
 }
 
+// detach takes m's cursor out of the log (m was cut or left), with what
+// it held: its flag, its wait for room, its control frame. Idempotent.
+func (h *Hub) detach(m *Member) {
+	if !m.cur.attached {
+		return
+	}
+	h.log.detach(&m.cur)
+	m.ctrl = nil
+	h.unflag(m, h.f.now())
+	h.unblock(m)
+	if w := h.f.opts.Waiter; w != nil {
+		w.Forget(m)
+	}
+	h.trim()
+}
+
 func (h *Hub) remove(m *Member) {
 	i, last := int(m.pos), len(h.members)-1
 	if i < 0 {
@@ -474,9 +413,7 @@ func (h *Hub) backlog() int {
 	}
 	n += h.queued()
 	for _, m := range h.members {
-		if m.attached {
-			n += int(h.tail - m.cursor)
-		}
+		n += int(h.log.behind(&m.cur))
 	}
 	return n
 }

@@ -52,44 +52,25 @@ type Member struct {
 	// Laid out to keep an idle connection small: one allocation, the
 	// prefix inline, 32-bit fields where they suffice.
 	hub       *Hub     // the hub of the member's event loop
+	cur       cursor   // its place in the hub's log (log.go)
+	ctrl      *control // a WebSocket control frame waiting to be written (write.go); nil: none
 	prefix    [21]byte // "<ID>:" encoded once (19 digits, a sign, ':')
 	prefixLen uint8    // bytes of prefix in use
+	enc       Encoding // how its stream is framed; fixed before it joins
 	gone      bool     // set once the member has left
-	attached  bool     // holds a cursor in the hub's log: joined, not cut, not left
 	blocked   bool     // the socket was full; waiting for the Waiter
 	flagged   bool     // a reader this far behind that it holds senders back
-	held      bool     // on hub.held: a sender whose input waits for back-pressure to lift
+	held      bool     // on hub.held: a sender whose socket is not read while back-pressure lasts
 	pos       int32    // index in hub.members; -1 once the member has left
 	waitFD    int32    // the descriptor the EpollWaiter watches for it; -1 if none
-	unsent    int32    // what the socket held unsent at the sweep's last probe; -1 when not probed
+	unsent    int32    // what the socket held unsent at the last look (probe); -1 when not looked at
 
-	cursor   int64      // stream offset of the next byte owed to this member
-	entry    uint64     // seq of the log entry holding cursor; hub.nextSeq when caught up
-	own      *ownFrames // this member's own frames not yet passed; nil until it sends
-	progress int64      // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
-	moved    int64      // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
-	blame    int64      // nanoseconds of holding senders back while the others kept up, shed over time (pressure.go)
-	blameAt  int64      // Unix nanos blame was last accounted to
-	sent     uint64     // bytes its socket took from the fan-out
+	progress int64  // Unix nanos of the last write that took bytes (or of falling behind); 0 when caught up
+	moved    int64  // Unix nanos when its socket last took bytes (writes or probes); flags need it recent
+	blame    int64  // nanoseconds of holding senders back while the others kept up, shed over time (pressure.go)
+	blameAt  int64  // Unix nanos blame was last accounted to
+	sent     uint64 // bytes its socket took from the fan-out
 }
-
-// ownFrames are where a sender's own frames lie in its hub's stream, oldest
-// first; spans[head:] are not yet passed by its cursor.
-type ownFrames struct {
-	spans []span
-	head  int
-}
-
-// live returns the frames not yet passed.
-func (o *ownFrames) live() []span {
-	if o == nil {
-		return nil
-	}
-	return o.spans[o.head:]
-}
-
-// span is a half-open range [start, end) of a hub's stream.
-type span struct{ start, end int64 }
 
 // NewMember returns a member for the connection with the given ID. It
 // receives nothing until it joins a hub.
@@ -150,8 +131,8 @@ func (m *Member) BytesOut() uint64 { return m.sent }
 // written: how far behind the head of its hub's log it is.
 // Runs on the member's loop.
 func (m *Member) Lag() int64 {
-	if m.hub == nil || !m.attached {
+	if m.hub == nil {
 		return 0
 	}
-	return m.hub.tail - m.cursor
+	return m.hub.log.behind(&m.cur)
 }

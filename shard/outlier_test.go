@@ -33,6 +33,7 @@ func TestOutlierRule(t *testing.T) {
 		{name: "one slow reader among fast ones", fast: 3, slow: 1, burst: 700 << 10, wantCut: "slow", cutAfter: deadline + time.Second},
 		{name: "one slow reader and the sender", slow: 1, burst: 700 << 10, wantCut: "slow", cutAfter: deadline + time.Second},
 		{name: "every reader slow alike", slow: 4, burst: 700 << 10},
+		{name: "half the readers slow: served unevenly, not an outlier", fast: 3, slow: 4, burst: 700 << 10},
 		{name: "one slow reader, pace everyone", fast: 3, slow: 1, burst: 700 << 10, policy: PaceAll},
 		{name: "past MaxLag: reader held, stalled cut", fast: 1, slow: 1, stalled: 1, burst: maxLag + 300<<10,
 			policy: PaceAll, wantCut: "stalled", cutAfter: time.Second + 2*step},

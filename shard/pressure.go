@@ -22,13 +22,15 @@ import (
 //     within MaxLag (a client that stops reading must not hold everyone).
 //   - Past MaxLag. A member more than MaxLag behind is cut
 //     (ErrTooFarBehind) unless it made progress within cutGrace: then it
-//     is flagged instead, so the log stops growing while it reads. With
+//     is flagged instead, so the log stops growing while it reads
+//     (cutGrace: WriteDeadline/4, at most 2.5 s). With
 //     Options.HoldSenders off (the server cannot pause reading;
 //     see StopHoldingSenders too) it is cut at once: memory must stay bounded.
 //   - The outlier. A flagged member whose socket is full is to blame for
-//     the senders' wait when no more members are flagged than are keeping
-//     up (caught up, or reading and within MaxLag/2): it accrues blame for
-//     as long as that holds, and sheds a tenth of that rate otherwise. Past
+//     the senders' wait when the flagged are few beside the members keeping
+//     up (caught up, or reading and within MaxLag/2): at most a quarter as
+//     many, or it alone. It accrues blame for as long as that holds, and
+//     sheds a tenth of that rate otherwise. Past
 //     WriteDeadline of blame it is cut (ErrSlowConsumer), and the senders
 //     go back to full speed. When most readers are behind together, it is
 //     overload, not one reader: nobody accrues blame and senders simply
@@ -46,7 +48,7 @@ const blameShed = 10
 // checkFlag flags or unflags m from how far behind it is after a write;
 // moved says the write took bytes (only a member that reads is flagged).
 func (h *Hub) checkFlag(m *Member, now int64, moved bool) {
-	lag := h.tail - m.cursor
+	lag := h.log.behind(&m.cur)
 	switch {
 	case !m.flagged && lag > h.f.flagAbove && moved:
 		h.flag(m, now)
@@ -109,15 +111,23 @@ func (h *Hub) accrueBlame(m *Member, now int64) {
 }
 
 // outliersPossible reports whether a flagged member may be the one to
-// blame: no more members are flagged than are keeping up. Safe for
-// concurrent use; it reads counters each hub publishes.
+// blame: the flagged are few beside those keeping up (at most one in
+// outlierShare of them), or one alone holds senders back while anyone
+// keeps up. When more readers than that are behind together it is
+// overload, or readers served unevenly while they catch up, not one slow
+// reader. Safe for concurrent use; it reads counters each hub publishes.
 func (f *Fanout) outliersPossible() bool {
 	keeping := int64(0)
 	for _, h := range f.Hubs() {
 		keeping += int64(h.keeping.Load())
 	}
-	return f.flaggedNow.Load() <= keeping
+	flagged := f.flaggedNow.Load()
+	return keeping > 0 && (flagged == 1 || flagged*outlierShare <= keeping)
 }
+
+// outlierShare: readers holding senders back are outliers only while
+// there are at least this many times as many keeping up.
+const outlierShare = 4
 
 // publishKeeping counts the members that keep up for outliersPossible:
 // caught up, or reading (progress within stallGrace) and less than MaxLag/2
@@ -128,10 +138,10 @@ func (h *Hub) publishKeeping(now int64) {
 	}
 	n := 0
 	for _, m := range h.members {
-		if !m.attached || m.flagged {
+		if !m.cur.attached || m.flagged {
 			continue
 		}
-		if m.cursor == h.tail || (now-m.moved < int64(h.f.stallGrace) && h.tail-m.cursor <= h.f.flagAbove) {
+		if h.log.caughtUpAt(&m.cur) || (now-m.moved < int64(h.f.stallGrace) && h.log.behind(&m.cur) <= h.f.flagAbove) {
 			n++
 		}
 	}
@@ -142,10 +152,10 @@ func (h *Hub) publishKeeping(now int64) {
 // log is empty: then every attached member is caught up. It reports
 // whether it did.
 func (h *Hub) countKeepingIfIdle() bool {
-	if h.logBytes() != 0 {
+	if !h.log.empty() {
 		return false
 	}
-	h.keeping.Store(int32(h.caughtUp))
+	h.keeping.Store(int32(h.log.caughtUp))
 	return true
 }
 
@@ -155,12 +165,12 @@ func (h *Hub) countKeepingIfIdle() bool {
 // far behind: the log is shorter.
 func (h *Hub) cutLaggards(now int64) {
 	maxLag := int64(h.f.opts.MaxLag)
-	if h.logBytes() <= maxLag {
+	if h.log.span() <= maxLag {
 		return
 	}
 	for _, m := range h.members {
-		lag := h.tail - m.cursor
-		if !m.attached || lag <= maxLag {
+		lag := h.log.behind(&m.cur) // 0 for a member no longer attached
+		if lag <= maxLag {
 			continue
 		}
 		if h.f.holding() && now-m.moved < int64(h.f.cutGrace) {
@@ -185,7 +195,7 @@ func (h *Hub) sweep() {
 	deadline := int64(h.f.opts.WriteDeadline)
 	h.delivering = true // members cut here may leave at once: keep the list still
 	for _, m := range h.members {
-		if !m.attached || m.cursor == h.tail {
+		if !m.cur.attached || h.log.caughtUpAt(&m.cur) {
 			continue
 		}
 		if m.blocked && now-m.moved >= int64(h.f.sweepEvery) {
@@ -197,11 +207,11 @@ func (h *Hub) sweep() {
 		switch {
 		case m.progress != 0 && now-m.progress > deadline:
 			h.cut(m, fmt.Errorf("%w: no progress for %s, %d bytes behind", ErrSlowConsumer,
-				time.Duration(now-m.progress).Round(time.Millisecond), h.tail-m.cursor))
+				time.Duration(now-m.progress).Round(time.Millisecond), h.log.behind(&m.cur)))
 		case m.flagged && m.blame > deadline && h.f.opts.SlowReader == CutOutliers:
 			h.cut(m, fmt.Errorf("%w: reads slower than the others: held senders back for %s while they kept up, %d bytes behind",
-				ErrSlowConsumer, time.Duration(m.blame).Round(time.Millisecond), h.tail-m.cursor))
-		case m.flagged && now-m.moved > int64(h.f.stallGrace) && h.tail-m.cursor <= int64(h.f.opts.MaxLag):
+				ErrSlowConsumer, time.Duration(m.blame).Round(time.Millisecond), h.log.behind(&m.cur)))
+		case m.flagged && now-m.moved > int64(h.f.stallGrace) && h.log.behind(&m.cur) <= int64(h.f.opts.MaxLag):
 			h.unflag(m, now)
 		case !m.blocked && h.f.opts.Waiter == nil:
 			h.writeTo(m, now) // no Waiter: retry here

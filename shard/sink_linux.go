@@ -1,34 +1,14 @@
+//go:build linux && !fanout_portable
+
 package shard
 
 import (
-	"errors"
 	"os"
 	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
-
-// errGnetOwnsOutput: gnet has bytes of its own queued for the connection
-// (a last "ERR …" line before a close), so writing past them would reorder
-// the stream.
-var errGnetOwnsOutput = errors.New("shard: connection is closing (gnet holds its output)")
-
-// A connection's Sink writes to its socket directly, so that what the
-// socket does not take stays in the shared log, once, instead of being
-// copied into gnet's per-connection outbound buffer. A server gives its
-// per-connection struct the Sink methods with WriteConn (and Fd and
-// UnsentConn for the EpollWaiter and the sweep), with no allocation of
-// their own; they run only on the connection's own loop.
-
-// WriteConn writes bs to c's socket, without blocking, as much as it takes
-// now. Runs on c's loop.
-func WriteConn(c gnet.Conn, bs [][]byte) (int, error) {
-	if c.OutboundBuffered() > 0 {
-		return 0, errGnetOwnsOutput
-	}
-	return writev(c.Fd(), bs)
-}
 
 // UnsentConn returns the bytes c's socket holds that the peer has not yet
 // acknowledged (SIOCOUTQ), or -1 when the kernel does not say. The sweep
@@ -47,9 +27,9 @@ func UnsentConn(c gnet.Conn) int {
 // array lives on the stack, so a write allocates nothing.
 const iovBatch = 64
 
-// writev writes bs to the non-blocking descriptor fd until the socket is
+// writeSocket writes bs, with writev(2), to the non-blocking descriptor fd until the socket is
 // full (EAGAIN: a short count and a nil error) or everything is written.
-func writev(fd int, bs [][]byte) (int, error) {
+func writeSocket(fd int, bs [][]byte) (int, error) {
 	var vecs [iovBatch]unix.Iovec
 	total := 0
 	for len(bs) > 0 {

@@ -33,7 +33,7 @@ func (f *Fanout) Undelivered(ctx context.Context) (Undelivered, error) {
 			}
 			pending := a.outbox > 0 || h.queued() > 0 // not in the log yet: every member is owed it
 			for _, m := range h.members {
-				if m.attached && (pending || m.cursor < h.tail) {
+				if m.cur.attached && (pending || !h.log.caughtUpAt(&m.cur)) {
 					a.owed++
 				}
 			}

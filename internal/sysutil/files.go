@@ -20,7 +20,7 @@ func RaiseFileLimit() (uint64, error) {
 			return 0, err
 		}
 	}
-	return lim.Cur, nil
+	return uint64(lim.Cur), nil
 }
 
 // FileLimit returns the soft open-file limit, or 0 when it cannot be read.
@@ -29,5 +29,5 @@ func FileLimit() uint64 {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0
 	}
-	return lim.Cur
+	return uint64(lim.Cur)
 }
