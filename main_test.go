@@ -279,6 +279,49 @@ func TestBenchWorkersAndNATSCluster(t *testing.T) {
 	}
 }
 
+// TestBenchSlowReadersAcrossWorkers: slow readers, their cuts and the
+// lines sent each second survive the split over worker processes: the
+// merged report has every slow reader's rate and a sent timeline that
+// adds up to no more than the lines sent.
+func TestBenchSlowReadersAcrossWorkers(t *testing.T) {
+	bin := binary(t)
+	cmd := exec.Command(bin, "bench", "--scenario", "slowreader", "--clients", "8", "--slow-readers", "2", "--slow-read-rate", "200000",
+		"--blast=false", "--rate", "1000", "--duration", "2s", "--drain", "10s", "--workers", "2", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	startProcess(t, cmd)
+	if err := waitProcess(t, cmd, 60*time.Second); err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var results []struct {
+		Sent         uint64    `json:"lines_sent"`
+		Expected     uint64    `json:"deliveries_expected"`
+		Received     uint64    `json:"deliveries_received"`
+		Lost         uint64    `json:"lost"`
+		Workers      int       `json:"workers"`
+		SlowRates    []float64 `json:"slow_read_bytes_per_sec"`
+		SlowReceived uint64    `json:"slow_deliveries_received"`
+		SentTimeline []float64 `json:"sent_timeline_per_sec"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 {
+		t.Fatalf("output: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	r := results[0]
+	if r.Workers != 2 || len(r.SlowRates) != 2 || r.SlowReceived == 0 {
+		t.Fatalf("workers %d, slow reader rates %v, slow received %d", r.Workers, r.SlowRates, r.SlowReceived)
+	}
+	if r.Sent == 0 || r.Expected != r.Sent*5 || r.Received != r.Expected || r.Lost != 0 { // 8 clients less the sender and 2 slow
+		t.Fatalf("sent %d, expected %d, received %d, lost %d\n%s", r.Sent, r.Expected, r.Received, r.Lost, stderr.String())
+	}
+	sum := 0.0
+	for _, v := range r.SentTimeline {
+		sum += v
+	}
+	if len(r.SentTimeline) == 0 || sum == 0 || sum > float64(r.Sent) {
+		t.Fatalf("sent timeline %v adds up to %g of %d lines sent", r.SentTimeline, sum, r.Sent)
+	}
+}
+
 // children lists the PIDs of pid's child processes whose command line
 // ends in "bench" (the harness's generator workers), from /proc.
 func children(pid int) []int {
@@ -386,6 +429,8 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "bench negative workers", args: []string{"bench", "--workers", "-1"}, wantMsg: "--workers"},
 		{name: "bench cluster not a URL", args: []string{"bench", "--cluster", "nats-a:4222"}, wantMsg: "--cluster"},
 		{name: "cluster key without a cluster", args: []string{"serve", "--cluster-key-file", "/nonexistent"}, wantMsg: "invalid --cluster-key-file: needs --cluster"},
+		{name: "bench slow readers past the clients", args: []string{"bench", "--scenario", "slowreader", "--slow-readers", "12"}, wantMsg: "--slow-readers"},
+		{name: "bench close-write without a burst", args: []string{"bench", "--close-write"}, wantMsg: "--close-write"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

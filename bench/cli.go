@@ -56,6 +56,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&o.workers, "workers", 0, fmt.Sprintf("load generator processes (0 = as many as the clients need, at most %d clients each)", maxClientsPerWorker))
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
 	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
+	fs.StringVar(&ServerLog, "server-log", "", "append the log of every server it starts to this file (e.g. the close reasons of cut clients; see --server-args \"--log-level debug\")")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
@@ -72,7 +73,10 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
 	fs.StringVar(&w.Proxy, "proxy-protocol", w.Proxy, "begin every connection with a PROXY header, v1 or v2, as a TLS terminator would; a fanout it starts gets --proxy-protocol (empty = none)")
-	fs.DurationVar(&w.After, "after", w.After, "after the clients leave, wait this long and report the server's RSS")
+	fs.DurationVar(&w.After, "after", w.After, "probe a lone line's latency on the idle server before the load; after the clients leave, wait this long, report the server's RSS and probe again")
+	fs.IntVar(&w.SlowReaders, "slow-readers", w.SlowReaders, "the last N receiving clients read at most --slow-read-rate each (paced, never faster); reported apart")
+	fs.Float64Var(&w.SlowReadRate, "slow-read-rate", w.SlowReadRate, "bytes/s each slow reader reads (0 = 1000000)")
+	fs.BoolVar(&w.CloseWrite, "close-write", w.CloseWrite, "after its --burst each sender shuts its sending side, as `cat file | nc -N` does")
 	return fs
 }
 
@@ -393,15 +397,57 @@ func median(rs []*Result) *Result {
 	out.NATSCPUSeconds = pick(func(r *Result) float64 { return r.NATSCPUSeconds })
 	out.GeneratorCPUSeconds = pick(func(r *Result) float64 { return r.GeneratorCPUSeconds })
 	out.SentPerSec = pick(func(r *Result) float64 { return r.SentPerSec })
+	out.SentMBPerSec = pick(func(r *Result) float64 { return r.SentMBPerSec })
+	out.SentPerSecAfterCut = pick(func(r *Result) float64 { return r.SentPerSecAfterCut })
+	out.ProbeBefore = medianProbe(rs, func(r *Result) *Probe { return r.ProbeBefore })
+	out.ProbeAfter = medianProbe(rs, func(r *Result) *Probe { return r.ProbeAfter })
 	for _, r := range rs {
 		out.ReadersCut = max(out.ReadersCut, r.ReadersCut)
 		out.SendersCut = max(out.SendersCut, r.SendersCut)
 		out.StalledCut = min(out.StalledCut, r.StalledCut)
+		out.SlowReadersCut = min(out.SlowReadersCut, r.SlowReadersCut) // the issue wants them cut: fewer is worse
+		out.SlowCutLastSeconds = max(out.SlowCutLastSeconds, r.SlowCutLastSeconds)
+		out.SlowLost = max(out.SlowLost, r.SlowLost)
+		out.SendersClosed = min(out.SendersClosed, r.SendersClosed)
 		out.ServerRSSAfterBytes = max(out.ServerRSSAfterBytes, r.ServerRSSAfterBytes)
 		out.Lost = max(out.Lost, r.Lost)
+		out.LostGaps = max(out.LostGaps, r.LostGaps)
 		out.Duplicates = max(out.Duplicates, r.Duplicates)
 		out.ServerPeakRSSBytes = max(out.ServerPeakRSSBytes, r.ServerPeakRSSBytes)
 		out.NATSPeakRSSBytes = max(out.NATSPeakRSSBytes, r.NATSPeakRSSBytes)
+	}
+	return &out
+}
+
+// medianProbe is the median of each figure of the runs' probes (the fewest
+// lines received), nil when no run had one.
+func medianProbe(rs []*Result, get func(*Result) *Probe) *Probe {
+	var ps []*Probe
+	for _, r := range rs {
+		if p := get(r); p != nil {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	pick := func(f func(*Probe) float64) float64 {
+		v := make([]float64, len(ps))
+		for i, p := range ps {
+			v[i] = f(p)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out := *ps[0]
+	out.P50Ms = pick(func(p *Probe) float64 { return p.P50Ms })
+	out.P99Ms = pick(func(p *Probe) float64 { return p.P99Ms })
+	out.MaxMs = pick(func(p *Probe) float64 { return p.MaxMs })
+	for _, p := range ps {
+		out.Received = min(out.Received, p.Received)
+		if out.Error == "" {
+			out.Error = p.Error
+		}
 	}
 	return &out
 }
@@ -419,6 +465,19 @@ func describe(sc Scenario) string {
 		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
+		if sc.CloseWrite {
+			b.WriteString(", each sender shuts its side after its burst")
+		}
+	}
+	if sc.SlowReaders > 0 {
+		rate := sc.SlowReadRate
+		if rate == 0 {
+			rate = defaultSlowReadRate
+		}
+		fmt.Fprintf(&b, "\nslow readers %d (the last clients), each reading at most %g B/s", sc.SlowReaders, rate)
+	}
+	if sc.After > 0 {
+		fmt.Fprintf(&b, "\nlatency probe (a line every %s, %d lines) before the load and %s after it", probeInterval, probeLines, sc.After)
 	}
 	switch {
 	case sc.Cluster != "":

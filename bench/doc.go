@@ -8,13 +8,21 @@
 // account for what it receives: loss, duplicates, per-sender order,
 // delivered rate and end-to-end latency. Adversarial workloads add
 // connections that never read (--stalled, never put in a reader's epoll),
-// senders with no in-flight window (--blast) and one-shot bursts
-// (--burst); the run reports which clients the server cut off.
+// readers paced to a byte rate (--slow-readers, accounted apart from the
+// others: their cuts, when, and what they missed), senders with no
+// in-flight window (--blast) and one-shot bursts (--burst, after which a
+// sender may shut its side, --close-write); the run reports which clients
+// the server cut off and the lines sent in each second. With --after, a
+// probe (two fresh clients, a lone line every 20 ms) times the idle
+// server before the load and the server --after the load's clients left.
 //
 // Concurrency rule: connections are raw sockets split between a few reader
 // goroutines, each with its own epoll instance; a reader alone owns its
 // connections' tallies (per-sender sequence state), partial lines and its
-// latency buffer. Each sender has one writer goroutine, which alone owns
+// latency buffer. Each slow reader has a goroutine of its own instead
+// (slow.go: woken by a ticker, it reads no more than its token bucket
+// holds), with the same ownership of its one connection. Each sender has
+// one writer goroutine, which alone owns
 // its sequence counter and writes its connection's socket. They share only
 // atomics (sent, received and acknowledged counts) and the histogram
 // shards, each behind its own mutex, taken once per buffered slice of
@@ -22,8 +30,11 @@
 // bounded to 200 ms slices (SO_SNDTIMEO), so each goroutine sees the run's
 // end or Ctrl-C promptly, whatever the target does. Sockets are closed
 // only after every reader and sender has stopped, so no descriptor number
-// is reused under them. Memory: one read buffer per reader goroutine, one
-// write buffer per sender, a tally per connection (8 bytes per sender).
+// is reused under them. The probe's two sockets belong to the goroutine
+// that runs it, but for the receiver's reads, on a goroutine of their own
+// that hands latencies back under a mutex. Memory: one read buffer per
+// reader goroutine and per slow reader, one write buffer per sender, a
+// tally per connection (8 bytes per sender), 100 samples per probe.
 //
 // Processes: the harness starts what it measures as child processes, so
 // /proc gives each its own CPU and memory: the fanout nodes (`serve`), and

@@ -64,13 +64,14 @@ func TestTally(t *testing.T) {
 		received uint64
 		dups     uint64
 		missing  uint64
+		gaps     uint64 // of missing, skipped while later lines arrived
 		foreign  uint64
 	}{
 		{name: "all in order", seen: []obs{{0, 0}, {0, 1}, {1, 0}, {0, 2}}, sent: []uint64{3, 1}, self: -1, received: 4},
 		{name: "tail lost", seen: []obs{{0, 0}}, sent: []uint64{3}, self: -1, received: 1, missing: 2},
-		{name: "gap in the middle", seen: []obs{{0, 0}, {0, 3}}, sent: []uint64{4}, self: -1, received: 2, missing: 2},
+		{name: "gap in the middle", seen: []obs{{0, 0}, {0, 3}}, sent: []uint64{4}, self: -1, received: 2, missing: 2, gaps: 2},
 		{name: "duplicate", seen: []obs{{0, 0}, {0, 1}, {0, 1}}, sent: []uint64{2}, self: -1, received: 3, dups: 1},
-		{name: "reorder shows as gap then duplicate", seen: []obs{{0, 1}, {0, 0}}, sent: []uint64{2}, self: -1, received: 2, dups: 1, missing: 1},
+		{name: "reorder shows as gap then duplicate", seen: []obs{{0, 1}, {0, 0}}, sent: []uint64{2}, self: -1, received: 2, dups: 1, missing: 1, gaps: 1},
 		{name: "own lines not expected", seen: []obs{{1, 0}}, sent: []uint64{5, 1}, self: 0, received: 1},
 		{name: "unknown sender", seen: []obs{{9, 0}}, sent: []uint64{0}, self: -1, foreign: 1},
 		{name: "nothing received", sent: []uint64{2, 3}, self: -1, missing: 5},
@@ -84,8 +85,8 @@ func TestTally(t *testing.T) {
 			if tl.Received != tc.received || tl.Duplicates != tc.dups || tl.Foreign != tc.foreign {
 				t.Errorf("received %d dups %d foreign %d; want %d %d %d", tl.Received, tl.Duplicates, tl.Foreign, tc.received, tc.dups, tc.foreign)
 			}
-			if got := tl.Missing(tc.sent, tc.self); got != tc.missing {
-				t.Errorf("missing %d, want %d", got, tc.missing)
+			if got := tl.Missing(tc.sent, tc.self); got != tc.missing || tl.Gaps != tc.gaps {
+				t.Errorf("missing %d (gaps %d), want %d (%d)", got, tl.Gaps, tc.missing, tc.gaps)
 			}
 		})
 	}

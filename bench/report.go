@@ -51,6 +51,10 @@ func WriteReport(w io.Writer, sc Scenario, results []*Result, assetsHost string)
 	rate.SetGlobalOptions(charts.WithInitializationOpts(init))
 	lat.SetGlobalOptions(charts.WithInitializationOpts(init))
 	page.AddCharts(rate, lat)
+	if sent := sentChart(results); sent != nil {
+		sent.SetGlobalOptions(charts.WithInitializationOpts(init))
+		page.AddCharts(sent)
+	}
 
 	var table bytes.Buffer
 	if err := WriteTable(&table, results); err != nil {
@@ -117,6 +121,45 @@ func measured(r *Result) []float64 {
 		return nil
 	}
 	return r.Timeline[skip:]
+}
+
+// sentChart is the lines the senders wrote in each second from the first
+// line, warm-up included (a slow reader's cut is timed from there too);
+// nil when no result has such samples.
+func sentChart(results []*Result) *charts.Line {
+	longest := 0
+	for _, r := range results {
+		longest = max(longest, len(r.SentTimeline))
+	}
+	if longest == 0 {
+		return nil
+	}
+	sub := "lines written to the sockets in each second from the first line sent"
+	for _, r := range results {
+		if len(r.SlowCutAfterSeconds) > 0 {
+			sub += fmt.Sprintf("; %s: last slow reader cut at %.1f s", r.Target, r.SlowCutLastSeconds)
+		}
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(
+		charts.WithTitleOpts(opts.Title{Title: "Lines sent per second", Subtitle: sub}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
+		charts.WithXAxisOpts(opts.XAxis{Name: "second"}),
+	)
+	x := make([]string, longest)
+	for i := range x {
+		x[i] = strconv.Itoa(i + 1)
+	}
+	line.SetXAxis(x)
+	for _, r := range results {
+		data := make([]opts.LineData, len(r.SentTimeline))
+		for i, v := range r.SentTimeline {
+			data[i] = opts.LineData{Value: v}
+		}
+		line.AddSeries(r.Target, data)
+	}
+	return line
 }
 
 func latencyChart(results []*Result) *charts.Bar {

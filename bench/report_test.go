@@ -62,3 +62,27 @@ func TestReportIsSelfContained(t *testing.T) {
 		t.Error("the rate chart does not cover exactly the measured window")
 	}
 }
+
+// TestReportChartsLinesSent: a run with a sent timeline gets a chart of it,
+// which names when its slow reader was cut; one without gets none.
+func TestReportChartsLinesSent(t *testing.T) {
+	r := &Result{Target: "fanout", Workload: Workload{SlowReaders: 1}, Timeline: []float64{1, 2},
+		SentTimeline: []float64{765432, 876543}, SlowCutAfterSeconds: []float64{10.4}, SlowCutLastSeconds: 10.4}
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, Scenario{Name: "slowreader"}, []*Result{r}, "./assets/"); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{"Lines sent per second", "876543", "last slow reader cut at 10.4 s", "slow readers cut"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	buf.Reset()
+	if err := WriteReport(&buf, Scenario{Name: "room"}, []*Result{{Target: "fanout"}}, "./assets/"); err != nil {
+		t.Fatal(err)
+	}
+	if page := buf.String(); strings.Contains(page, "Lines sent per second") || strings.Contains(page, "slow readers cut") {
+		t.Error("a run with no lines sent and no slow reader got their chart or rows")
+	}
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 )
 
@@ -27,15 +28,39 @@ type Result struct {
 	LinesSent          uint64  `json:"lines_sent"`
 	DeliveriesExpected uint64  `json:"deliveries_expected"`
 	Received           uint64  `json:"deliveries_received"`
-	Lost               uint64  `json:"lost"`
+	Lost               uint64  `json:"lost"`      // lines that had not arrived when the drain ended (dropped, or still on their way)
+	LostGaps           uint64  `json:"lost_gaps"` // of Lost, lines skipped while later lines of their sender arrived: dropped, not late
 	Duplicates         uint64  `json:"duplicates_or_reordered"`
 	Foreign            uint64  `json:"foreign_lines"`
 	ReadErrors         int     `json:"read_errors"`
 	FirstReadError     string  `json:"first_read_error,omitempty"`
-	ReadersCut         int     `json:"readers_cut"` // receiving-only clients the server closed before the end
-	SendersCut         int     `json:"senders_cut"` // sending clients the server closed before the end
-	StalledCut         int     `json:"stalled_cut"` // stalled clients the server had closed by the end
+	ReadersCut         int     `json:"readers_cut"`          // receiving-only clients (slow readers apart) the server closed before the end
+	SendersCut         int     `json:"senders_cut"`          // sending clients the server closed before the end (or before they shut their side)
+	StalledCut         int     `json:"stalled_cut"`          // stalled clients the server had closed by the end
+	SendersClosed      int     `json:"senders_closed_write"` // senders that wrote their whole burst and shut their side (--close-write)
 	SentPerSec         float64 `json:"lines_sent_per_sec"`
+	SentMBPerSec       float64 `json:"sent_mb_per_sec"` // SentPerSec in payload bytes (newline included)
+	// SentTimeline is lines the senders wrote in each second from the
+	// first line sent (of the first run, when runs are merged).
+	SentTimeline []float64 `json:"sent_timeline_per_sec"`
+
+	// Slow readers (--slow-readers) are accounted apart: the deliveries,
+	// loss and cuts above are the other clients'. A cut slow reader's
+	// missing lines are SlowLost, never Lost.
+	SlowReadersCut      int       `json:"slow_readers_cut"`
+	SlowCutAfterSeconds []float64 `json:"slow_cut_after_seconds,omitempty"` // each cut slow reader: from the first line sent to its cut, ascending
+	SlowCutLastSeconds  float64   `json:"slow_cut_last_seconds,omitempty"`  // the last of them
+	SlowReceived        uint64    `json:"slow_deliveries_received"`
+	SlowLost            uint64    `json:"slow_lost"`                         // lines slow readers had not got when they were cut or the run ended
+	SlowReadRates       []float64 `json:"slow_read_bytes_per_sec,omitempty"` // each slow reader: bytes read over the time it read
+	SentPerSecAfterCut  float64   `json:"lines_sent_per_sec_after_slow_cut"` // from 1 s after the last slow reader's cut to the end of sending; 0 = no such window
+	SentAfterCutSeconds int       `json:"sent_after_slow_cut_seconds"`       // how many seconds that window has
+
+	// Latency probes (--after): a lone line every 20 ms between two fresh
+	// clients, on the idle server before the load and --after the clients
+	// left.
+	ProbeBefore *Probe `json:"probe_before,omitempty"`
+	ProbeAfter  *Probe `json:"probe_after,omitempty"`
 
 	InWindowDeliveries    uint64  `json:"in_window_deliveries"`
 	AskedDeliveriesPerSec float64 `json:"asked_deliveries_per_sec"`
@@ -71,6 +96,17 @@ type ProcFigures struct {
 	CPUSeconds   float64 `json:"cpu_seconds"`
 }
 
+// Probe is one latency probe's account: lines one fresh client sent a
+// receiving one, one at a time, and their one-way latency.
+type Probe struct {
+	Lines    int     `json:"lines"`    // sent
+	Received int     `json:"received"` // of them, received
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	Error    string  `json:"error,omitempty"` // why the probe could not run or finish
+}
+
 // metric is one row of the human table.
 type metric struct {
 	name   string
@@ -79,18 +115,56 @@ type metric struct {
 	better int // +1 higher is better, -1 lower is better, 0 neither
 }
 
+// onlyWhen names the rows shown only when some result satisfies the
+// predicate: the figures of workloads that have them.
+var onlyWhen = map[string]func(*Result) bool{
+	"lines sent/s after slow cut": hasSlowReaders,
+	"senders closed write":        closesWrite,
+	"slow readers cut":            hasSlowReaders,
+	"last slow cut after s":       hasSlowReaders,
+	"slow read MB/s (fastest)":    hasSlowReaders,
+	"slow deliveries received":    hasSlowReaders,
+	"slow lost":                   hasSlowReaders,
+	"probe before p50 ms":         hasProbes,
+	"probe before max ms":         hasProbes,
+	"probe after p50 ms":          hasProbes,
+	"probe after max ms":          hasProbes,
+	"probe after lines received":  hasProbes,
+}
+
+func hasSlowReaders(r *Result) bool { return r.Workload.SlowReaders > 0 }
+func hasProbes(r *Result) bool      { return r.ProbeBefore != nil || r.ProbeAfter != nil }
+func closesWrite(r *Result) bool    { return r.Workload.CloseWrite }
+
+// probeValue reads one figure of a probe; -1 when the probe did not run.
+func probeValue(p *Probe, get func(*Probe) float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return get(p)
+}
+
 var metrics = []metric{
 	{"deliveries/s", func(r *Result) float64 { return r.DeliveredPerSec }, "%.0f", +1},
 	{"asked deliveries/s", func(r *Result) float64 { return r.AskedDeliveriesPerSec }, "%.0f", 0},
 	{"delivered MB/s", func(r *Result) float64 { return r.DeliveredMBPerSec }, "%.1f", +1},
 	{"lines sent", func(r *Result) float64 { return float64(r.LinesSent) }, "%.0f", 0},
 	{"lines sent/s", func(r *Result) float64 { return r.SentPerSec }, "%.0f", +1},
+	{"sent MB/s", func(r *Result) float64 { return r.SentMBPerSec }, "%.1f", +1},
+	{"lines sent/s after slow cut", func(r *Result) float64 { return r.SentPerSecAfterCut }, "%.0f", +1},
 	{"readers cut", func(r *Result) float64 { return float64(r.ReadersCut) }, "%.0f", -1},
 	{"senders cut", func(r *Result) float64 { return float64(r.SendersCut) }, "%.0f", -1},
+	{"senders closed write", func(r *Result) float64 { return float64(r.SendersClosed) }, "%.0f", 0},
 	{"stalled cut", func(r *Result) float64 { return float64(r.StalledCut) }, "%.0f", 0},
+	{"slow readers cut", func(r *Result) float64 { return float64(r.SlowReadersCut) }, "%.0f", 0},
+	{"last slow cut after s", func(r *Result) float64 { return r.SlowCutLastSeconds }, "%.2f", 0},
+	{"slow read MB/s (fastest)", func(r *Result) float64 { return slices.Max(append([]float64{0}, r.SlowReadRates...)) / 1e6 }, "%.2f", 0},
+	{"slow deliveries received", func(r *Result) float64 { return float64(r.SlowReceived) }, "%.0f", 0},
+	{"slow lost", func(r *Result) float64 { return float64(r.SlowLost) }, "%.0f", 0},
 	{"deliveries expected", func(r *Result) float64 { return float64(r.DeliveriesExpected) }, "%.0f", 0},
 	{"deliveries received", func(r *Result) float64 { return float64(r.Received) }, "%.0f", 0},
 	{"lost", func(r *Result) float64 { return float64(r.Lost) }, "%.0f", -1},
+	{"lost in gaps (dropped)", func(r *Result) float64 { return float64(r.LostGaps) }, "%.0f", -1},
 	{"duplicates/reordered", func(r *Result) float64 { return float64(r.Duplicates) }, "%.0f", -1},
 	{"latency p50 ms", func(r *Result) float64 { return r.LatencyMs.P50 }, "%.3f", -1},
 	{"latency p90 ms", func(r *Result) float64 { return r.LatencyMs.P90 }, "%.3f", -1},
@@ -107,6 +181,13 @@ var metrics = []metric{
 	{"NATS CPU s", func(r *Result) float64 { return r.NATSCPUSeconds }, "%.2f", -1},
 	{"server RSS before MiB", func(r *Result) float64 { return float64(r.ServerRSSIdleBytes) / (1 << 20) }, "%.1f", 0},
 	{"server RSS after MiB", func(r *Result) float64 { return float64(r.ServerRSSAfterBytes) / (1 << 20) }, "%.1f", -1},
+	{"probe before p50 ms", func(r *Result) float64 { return probeValue(r.ProbeBefore, func(p *Probe) float64 { return p.P50Ms }) }, "%.3f", -1},
+	{"probe before max ms", func(r *Result) float64 { return probeValue(r.ProbeBefore, func(p *Probe) float64 { return p.MaxMs }) }, "%.3f", -1},
+	{"probe after p50 ms", func(r *Result) float64 { return probeValue(r.ProbeAfter, func(p *Probe) float64 { return p.P50Ms }) }, "%.3f", -1},
+	{"probe after max ms", func(r *Result) float64 { return probeValue(r.ProbeAfter, func(p *Probe) float64 { return p.MaxMs }) }, "%.3f", -1},
+	{"probe after lines received", func(r *Result) float64 {
+		return probeValue(r.ProbeAfter, func(p *Probe) float64 { return float64(p.Received) })
+	}, "%.0f", 0},
 	{"generator CPU s", func(r *Result) float64 { return r.GeneratorCPUSeconds }, "%.2f", 0},
 	{"generator processes", func(r *Result) float64 { return float64(max(r.Workers, 1)) }, "%.0f", 0},
 }
@@ -124,6 +205,9 @@ func WriteTable(w io.Writer, results []*Result) error {
 	}
 	fmt.Fprintln(tw)
 	for _, m := range metrics {
+		if when := onlyWhen[m.name]; when != nil && !slices.ContainsFunc(results, when) {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t", m.name)
 		for _, r := range results {
 			fmt.Fprintf(tw, m.format+"\t", m.value(r))

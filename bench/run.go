@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,15 +54,20 @@ const readers = 2
 
 // conn is one client connection of the run.
 type conn struct {
-	idx      int           // index in the whole run
-	fd       int           // raw blocking socket
-	ackFor   int           // the sender this connection witnesses, or -1
-	tally    *Tally        // owned by the reader goroutine
-	carry    []byte        // owned by the reader: a partial line between reads
-	received atomic.Uint64 // payload lines, published once per read
-	inWindow uint64        // owned by the reader: lines sent in the measured window
-	done     bool          // owned by the reader: EOF or error seen
-	err      error         // owned by the reader, read after it ends
+	idx       int           // index in the whole run
+	fd        int           // raw blocking socket
+	ackFor    int           // the sender this connection witnesses, or -1
+	tally     *Tally        // owned by the reader goroutine
+	carry     []byte        // owned by the reader: a partial line between reads
+	received  atomic.Uint64 // payload lines, published once per read
+	inWindow  uint64        // owned by the reader: lines sent in the measured window
+	done      bool          // owned by the reader: EOF or error seen
+	err       error         // owned by the reader, read after it ends
+	slow      bool          // a slow reader: read by its own goroutine (slow.go), accounted apart
+	cutAt     int64         // owned by the reader: when the server was seen to close it, Unix nanos; 0 = not
+	afterShut bool          // owned by the reader: it ended after its own sender shut its side (--close-write)
+	readBytes uint64        // owned by the reader: bytes read (slow readers)
+	readFor   time.Duration // owned by the reader: how long it read (slow readers)
 }
 
 // run is the state shared by one run's goroutines.
@@ -72,14 +79,16 @@ type run struct {
 	stalled []int           // sockets of the clients that never read
 	sent    []atomic.Uint64 // per sender: lines written (by this process's senders)
 	cut     []atomic.Bool   // per sender: the server closed it (a write failed)
+	shut    []atomic.Bool   // per sender: it wrote its whole burst and shut its side (--close-write)
 	acked   []atomic.Uint64 // per sender: lines its witness (when here) has received
+	start   int64           // the first line's time, Unix nanos, fixed before start
 	winFrom int64           // measured window, Unix nanos, fixed before start
 	winTo   int64
 	hists   [histShards]struct {
 		mu sync.Mutex
 		h  *hdrhistogram.Histogram
 	}
-	progress func(elapsed time.Duration, delivered uint64)
+	progress func(elapsed time.Duration, delivered, sent uint64) // each second while sending; nil = none
 }
 
 // Run drives target with w from this process and returns the
@@ -97,9 +106,14 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if err != nil {
 		return nil, err
 	}
-	r.progress = progress
+	if progress != nil {
+		r.progress = func(elapsed time.Duration, delivered, _ uint64) { progress(elapsed, delivered) }
+	}
 	res := &Result{Target: target.Name, Workload: w}
 	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
+	if w.After > 0 {
+		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
+	}
 
 	connectStart := time.Now()
 	if err := r.connect(ctx); err != nil {
@@ -135,7 +149,7 @@ func newRun(w Workload, target Target, p part) (*run, error) {
 			"use --workers to spread them over more generator processes", p.Hi-p.Lo+p.Stalled, need, limit)
 	}
 	r := &run{w: w, target: target, part: p, sent: make([]atomic.Uint64, w.Senders), cut: make([]atomic.Bool, w.Senders),
-		acked: make([]atomic.Uint64, w.Senders)}
+		shut: make([]atomic.Bool, w.Senders), acked: make([]atomic.Uint64, w.Senders)}
 	for i := range r.hists {
 		r.hists[i].h = hdrhistogram.New(histMin, histMax, 3)
 	}
@@ -167,16 +181,21 @@ func (sw *serverWatch) endSample(t Target) {
 	sw.natsAfter = sampleProcs(t.NATSPIDs)
 }
 
-// sampleAfter waits w.After once the clients left and samples the servers' RSS.
+// sampleAfter waits w.After once the clients left, samples the servers'
+// RSS and probes their latency.
 func (sw *serverWatch) sampleAfter(ctx context.Context, w Workload, t Target, res *Result) {
-	if w.After <= 0 || len(t.PIDs) == 0 {
+	if w.After <= 0 {
 		return
 	}
 	select {
 	case <-time.After(w.After):
 	case <-ctx.Done():
+		return
 	}
-	res.ServerRSSAfterBytes = sampleProcs(t.PIDs).rss
+	if len(t.PIDs) > 0 {
+		res.ServerRSSAfterBytes = sampleProcs(t.PIDs).rss
+	}
+	res.ProbeAfter = runProbe(ctx, t, w.Proxy)
 }
 
 // measure runs the connected clients: readers first, senders from start,
@@ -190,14 +209,23 @@ func (sw *serverWatch) sampleAfter(ctx context.Context, w Workload, t Target, re
 func (r *run) measure(ctx context.Context, start time.Time, res *Result,
 	totals func(sent []uint64) ([]uint64, error), srv *serverWatch, drained func() error) (*hdrhistogram.Histogram, error) {
 	w := r.w
+	r.start = start.UnixNano()
 	r.winFrom = start.Add(w.Warmup).UnixNano()
 	r.winTo = start.Add(w.Warmup + w.Duration).UnixNano()
 	var readerWG sync.WaitGroup
 	stopReaders := make(chan struct{})
-	readErrs := make([]error, readers)
+	readErrs := make([]error, readers, readers+w.SlowReaders)
 	for k := range readers {
 		readerWG.Add(1)
 		go func() { defer readerWG.Done(); readErrs[k] = r.read(k, stopReaders) }()
+	}
+	for _, c := range r.conns {
+		if c.slow {
+			readErrs = append(readErrs, nil)
+			k := len(readErrs) - 1
+			readerWG.Add(1)
+			go func() { defer readerWG.Done(); readErrs[k] = r.readSlowly(c, stopReaders) }()
+		}
 	}
 	endReaders := func() error {
 		close(stopReaders)
@@ -232,7 +260,7 @@ func (r *run) measure(ctx context.Context, start time.Time, res *Result,
 		// watches the whole window.
 		go func() { senders.Wait(); cancelSend() }()
 	}
-	res.Timeline = r.watch(sendCtx, start)
+	res.Timeline, res.SentTimeline = r.watch(sendCtx, start)
 	senders.Wait()
 	cancelSend()
 
@@ -265,6 +293,14 @@ func finish(res *Result, h *hdrhistogram.Histogram, srv serverWatch) {
 	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
 	res.LatencyMs = Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1e6}
 	res.SentPerSec = float64(res.LinesSent) / (w.Warmup + w.Duration).Seconds()
+	res.SentMBPerSec = res.SentPerSec * float64(w.Size+1) / 1e6
+	slices.Sort(res.SlowCutAfterSeconds)
+	if n := len(res.SlowCutAfterSeconds); n > 0 {
+		res.SlowCutLastSeconds = res.SlowCutAfterSeconds[n-1]
+	}
+	if w.SlowReaders > 0 && res.SlowReadersCut == w.SlowReaders {
+		res.SentPerSecAfterCut, res.SentAfterCutSeconds = rateAfter(res.SentTimeline, res.SlowCutLastSeconds+1)
+	}
 	res.DeliveredPerSec = float64(res.InWindowDeliveries) / w.Duration.Seconds()
 	res.DeliveredMBPerSec = res.DeliveredPerSec * float64(w.Size+shard.MaxFrameOverhead) / 1e6 // payload, id, ':' and CRLF
 	res.AskedDeliveriesPerSec = w.Rate * float64(w.Clients-1)
@@ -328,7 +364,7 @@ func (r *run) connect(ctx context.Context) error {
 					next.Store(int64(p.Hi)) // stop the others
 					return
 				}
-				r.conns[i-p.Lo] = &conn{idx: i, fd: fd, ackFor: r.ackFor(i), tally: NewTally(r.w.Senders)}
+				r.conns[i-p.Lo] = &conn{idx: i, fd: fd, ackFor: r.ackFor(i), tally: NewTally(r.w.Senders), slow: r.w.isSlow(i)}
 			}
 		}()
 	}
@@ -354,8 +390,7 @@ func (r *run) connect(ctx context.Context) error {
 func (r *run) stalledCut() int {
 	n := 0
 	for _, fd := range r.stalled {
-		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err != nil || info.State != unix.BPF_TCP_ESTABLISHED {
+		if !established(fd) {
 			n++
 		}
 	}
@@ -423,6 +458,9 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 	byFD := map[int32]*conn{}
 	for i := k; i < len(r.conns); i += readers {
 		c := r.conns[i]
+		if c.slow {
+			continue // paced by its own goroutine
+		}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 			return os.NewSyscallError("epoll_ctl", err)
@@ -453,7 +491,7 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 			if c == nil || c.done {
 				continue
 			}
-			samples = r.readOnce(c, buf, now, samples)
+			samples, _ = r.readOnce(c, buf, len(buf), now, samples)
 			if c.done {
 				open--
 				_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
@@ -463,20 +501,21 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 	return nil
 }
 
-// readOnce reads what connection c has and accounts for its whole lines.
-// Runs on c's reader goroutine.
-func (r *run) readOnce(c *conn, buf []byte, now int64, samples []int64) []int64 {
+// readOnce reads what connection c has, at most limit bytes, and
+// accounts for its whole lines; it returns the bytes read. Runs on c's
+// reader goroutine.
+func (r *run) readOnce(c *conn, buf []byte, limit int, now int64, samples []int64) ([]int64, int) {
 	carried := copy(buf, c.carry)
-	n, err := unix.Read(c.fd, buf[carried:])
+	n, err := unix.Read(c.fd, buf[carried:carried+min(limit, len(buf)-carried)])
 	switch {
 	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-		return samples
+		return samples, 0
 	case err != nil:
-		c.err, c.done = os.NewSyscallError("read", err), true
-		return samples
+		r.end(c, now, os.NewSyscallError("read", err))
+		return samples, 0
 	case n == 0:
-		c.done = true
-		return samples
+		r.end(c, now, nil)
+		return samples, 0
 	}
 	data := buf[:carried+n]
 	for {
@@ -492,7 +531,22 @@ func (r *run) readOnce(c *conn, buf []byte, now int64, samples []int64) []int64 
 	}
 	c.carry = append(c.carry[:0], data...)
 	c.received.Store(c.tally.Received)
-	return samples
+	c.readBytes += uint64(n)
+	return samples, n
+}
+
+// end marks c ended by the server (EOF or a read error at now). Runs on
+// c's reader goroutine.
+func (r *run) end(c *conn, now int64, err error) {
+	if c.slow && (errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
+		err = nil // how the server cuts a slow reader: counted as a cut, not a read error
+	}
+	c.err, c.done = err, true
+	if c.cutAt == 0 {
+		c.cutAt = now
+	}
+	// A sender that shut its side first was closed because it did, not cut.
+	c.afterShut = c.idx < len(r.shut) && r.shut[c.idx].Load()
 }
 
 // account records one received line. Runs on c's reader goroutine.
@@ -545,7 +599,11 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 			buf = append(buf, '\n')
 			seq++
 		}
-		if err := writeAll(ctx, fd, buf); err != nil {
+		if n, err := writeCounted(ctx, fd, buf); err != nil {
+			// The whole lines the socket took are sent: readers get them.
+			// A partial last line is never completed, so never counted.
+			seq -= uint64(lines - n/lineLen)
+			r.sent[s].Store(seq)
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				r.cut[s].Store(true)
 			}
@@ -583,9 +641,16 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 	}
 
 	if r.w.Burst > 0 {
-		for written := 0; written < r.w.Burst && ctx.Err() == nil; written += maxLines * lineLen {
-			if !write(min(maxLines, (r.w.Burst-written+lineLen-1)/lineLen)) {
-				return
+		for written := 0; written < r.w.Burst; written += maxLines * lineLen {
+			if ctx.Err() != nil || !write(min(maxLines, (r.w.Burst-written+lineLen-1)/lineLen)) {
+				return // not written whole: not shut either
+			}
+		}
+		if r.w.CloseWrite {
+			r.shut[s].Store(true) // before the shutdown, so its reader never takes the close for a cut
+			if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+				r.shut[s].Store(false)
+				r.cut[s].Store(true) // the server had closed it already
 			}
 		}
 		return
@@ -607,34 +672,61 @@ func (r *run) send(ctx context.Context, s int, start time.Time) {
 	}
 }
 
-// watch samples the delivered rate once a second until ctx ends, reports
-// it to the progress callback, and returns the samples (deliveries/s).
-func (r *run) watch(ctx context.Context, start time.Time) []float64 {
+// watch samples the delivered and sent rates once a second until ctx
+// ends, reports them to the progress callback, and returns the samples
+// (deliveries/s, lines sent/s).
+func (r *run) watch(ctx context.Context, start time.Time) (delivered, sent []float64) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var (
-		last     uint64
-		timeline []float64
-	)
+	var lastDelivered, lastSent uint64
 	for {
 		select {
 		case <-ctx.Done():
-			return timeline
+			return delivered, sent
 		case <-t.C:
-			now := r.received()
-			timeline = append(timeline, float64(now-last))
+			d, s := r.received(), r.sentTotal()
+			delivered = append(delivered, float64(d-lastDelivered))
+			sent = append(sent, float64(s-lastSent))
 			if r.progress != nil {
-				r.progress(time.Since(start), now-last)
+				r.progress(time.Since(start), d-lastDelivered, s-lastSent)
 			}
-			last = now
+			lastDelivered, lastSent = d, s
 		}
 	}
 }
 
+// rateAfter is the mean of the per-second samples from second from (since
+// the first line) to the end, and how many seconds that is; 0, 0 when
+// none is left.
+func rateAfter(timeline []float64, from float64) (float64, int) {
+	first := int(math.Ceil(from))
+	if first >= len(timeline) {
+		return 0, 0
+	}
+	sum := 0.0
+	for _, v := range timeline[first:] {
+		sum += v
+	}
+	return sum / float64(len(timeline)-first), len(timeline) - first
+}
+
+// received is the deliveries to this process's clients so far, slow
+// readers apart.
 func (r *run) received() uint64 {
 	var n uint64
 	for _, c := range r.conns {
-		n += c.received.Load()
+		if !c.slow {
+			n += c.received.Load()
+		}
+	}
+	return n
+}
+
+// sentTotal is the lines this process's senders have written so far.
+func (r *run) sentTotal() uint64 {
+	var n uint64
+	for s := range r.sent {
+		n += r.sent[s].Load()
 	}
 	return n
 }
@@ -650,11 +742,17 @@ func (r *run) sentCounts() []uint64 {
 }
 
 // expected is how many deliveries this process's clients should get: each
-// line sent, once per client here but its sender.
+// line sent, once per client here but its sender and the slow readers.
 func (r *run) expected(sent []uint64) uint64 {
+	fast := uint64(0)
+	for _, c := range r.conns {
+		if !c.slow {
+			fast++
+		}
+	}
 	var n uint64
 	for s, k := range sent {
-		to := uint64(len(r.conns))
+		to := fast
 		if s >= r.part.Lo && s < r.part.Hi {
 			to--
 		}
@@ -676,12 +774,26 @@ func (r *run) fill(res *Result, sent []uint64, expected uint64) *hdrhistogram.Hi
 		if c.idx < r.w.Senders {
 			self = c.idx
 		}
-		res.Received += c.tally.Received
 		res.Duplicates += c.tally.Duplicates
-		res.Lost += c.tally.Missing(sent, self)
 		res.Foreign += c.tally.Foreign
-		res.InWindowDeliveries += c.inWindow
-		if c.done && c.idx >= r.w.Senders {
+		switch {
+		case c.slow:
+			res.SlowReceived += c.tally.Received
+			res.SlowLost += c.tally.Missing(sent, self)
+			if c.readFor > 0 {
+				res.SlowReadRates = append(res.SlowReadRates, float64(c.readBytes)/c.readFor.Seconds())
+			}
+			if c.cutAt != 0 {
+				res.SlowReadersCut++
+				res.SlowCutAfterSeconds = append(res.SlowCutAfterSeconds, float64(c.cutAt-r.start)/1e9)
+			}
+		default:
+			res.Received += c.tally.Received
+			res.Lost += c.tally.Missing(sent, self)
+			res.LostGaps += c.tally.Gaps
+			res.InWindowDeliveries += c.inWindow
+		}
+		if c.done && c.idx >= r.w.Senders && !c.slow {
 			res.ReadersCut++
 		}
 		if c.err != nil && res.ReadErrors == 0 {
@@ -693,8 +805,11 @@ func (r *run) fill(res *Result, sent []uint64, expected uint64) *hdrhistogram.Hi
 	}
 	lo, hi := r.part.senders(r.w)
 	for s := lo; s < hi; s++ {
-		if r.cut[s].Load() || r.conns[s-r.part.Lo].done {
+		if c := r.conns[s-r.part.Lo]; r.cut[s].Load() || (c.done && !c.afterShut) {
 			res.SendersCut++
+		}
+		if r.shut[s].Load() {
+			res.SendersClosed++
 		}
 	}
 	h := hdrhistogram.New(histMin, histMax, 3)

@@ -124,20 +124,28 @@ func awaitConnect(ctx context.Context, fd int) error {
 // writeAll writes b to the blocking socket fd; a send timeout on fd
 // (SO_SNDTIMEO) lets it give up when ctx ends.
 func writeAll(ctx context.Context, fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
+	_, err := writeCounted(ctx, fd, b)
+	return err
+}
+
+// writeCounted is writeAll that also says how many bytes the socket took,
+// all of b unless it failed.
+func writeCounted(ctx context.Context, fd int, b []byte) (int, error) {
+	written := 0
+	for written < len(b) {
+		n, err := unix.Write(fd, b[written:])
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			if err := ctx.Err(); err != nil {
-				return err
+				return written, err
 			}
 			continue
 		}
 		if err != nil {
-			return err
+			return written, err
 		}
-		b = b[n:]
+		written += n
 	}
-	return nil
+	return written, nil
 }
 
 // sendProxyHeader writes the PROXY header (version "v1" or "v2") a proxy

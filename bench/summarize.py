@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints medians of the JSON results bench/measure-delivery.sh wrote.
+"""Prints medians of the JSON results bench/measure-*.sh wrote.
 
 Usage: bench/summarize.py OUT_DIR
 Groups files named <scenario>-<build>-<run>.json and prints, per group, the
@@ -24,6 +24,12 @@ FIELDS = [
     ("RSS after MiB", lambda r: r.get("server_rss_after_bytes", 0) / 2**20, "max"),
     ("CPU us/deliv", lambda r: r["server_cpu_us_per_delivery"], "median"),
     ("bytes/conn", lambda r: r["server_bytes_per_conn"], "median"),
+    ("slow cut", lambda r: r.get("slow_readers_cut", 0), "min"),
+    ("last slow cut s", lambda r: r.get("slow_cut_last_seconds", 0), "max"),
+    ("sent/s after slow cut", lambda r: r.get("lines_sent_per_sec_after_slow_cut", 0), "median"),
+    ("probe idle p50 ms", lambda r: (r.get("probe_before") or {}).get("p50_ms", 0), "median"),
+    ("probe after p50 ms", lambda r: (r.get("probe_after") or {}).get("p50_ms", 0), "median"),
+    ("probe after max ms", lambda r: (r.get("probe_after") or {}).get("max_ms", 0), "median"),
 ]
 
 groups = {}

@@ -35,6 +35,11 @@ type Process struct {
 // "msg=listening addr=…" log line instead.
 var ServerBinary string
 
+// ServerLog, when set, is a file every server StartProcess starts appends
+// its log to (--server-log), one whole line per write, so several servers
+// may share it; otherwise their logs are dropped.
+var ServerLog string
+
 // StartProcess runs this binary's `serve` (kind "fanout") or `baseline`
 // subcommand on a free loopback port and waits until it listens: until it
 // has written its --ready-file.
@@ -72,21 +77,43 @@ func StartProcess(kind string, extraArgs []string) (*Process, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
+	logTo := io.Discard
+	var logFile *os.File
+	if ServerLog != "" {
+		if logFile, err = os.OpenFile(ServerLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("bench: --server-log: %w", err)
+		}
+		logTo = logFile
+	}
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
+		if logFile != nil {
+			_ = logFile.Close()
+		}
 		return nil, fmt.Errorf("bench: start %s server: %w", kind, err)
 	}
 	p := &Process{Target: Target{Name: kind, PIDs: []int{cmd.Process.Pid}}, cmd: cmd, done: make(chan error, 1), dir: dir}
 	logAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		for byLog && sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				logAddr <- m[1]
-				break
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		findAddr := byLog
+		var line []byte
+		for sc.Scan() {
+			if findAddr {
+				if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+					logAddr <- m[1]
+					findAddr = false
+				}
 			}
+			line = append(append(line[:0], sc.Bytes()...), '\n')
+			_, _ = logTo.Write(line) // a lost log line does not stop the run
 		}
-		_, _ = io.Copy(io.Discard, stderr) // keep the pipe drained
+		_, _ = io.Copy(logTo, stderr) // a line past the scanner's limit: keep the pipe drained
+		if logFile != nil {
+			_ = logFile.Close()
+		}
 		p.done <- cmd.Wait()
 	}()
 	tick := time.NewTicker(5 * time.Millisecond)

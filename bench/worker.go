@@ -31,7 +31,7 @@ import (
 //	parent → worker  plan                 which clients, what workload
 //	worker → parent  connected | error
 //	parent → worker  start                the common start time
-//	worker → parent  tick …               deliveries in each second (progress)
+//	worker → parent  tick …               deliveries and lines sent in each second (progress)
 //	worker → parent  sent                 lines its senders wrote
 //	parent → worker  totals               every sender's count, summed
 //	worker → parent  drained              the drain ended; no socket closed yet
@@ -51,6 +51,7 @@ type workerMsg struct {
 	Start  int64                  `json:"start,omitempty"`  // Unix nanos
 	Counts []uint64               `json:"counts,omitempty"` // sent, totals
 	Tick   uint64                 `json:"tick,omitempty"`   // deliveries in the last second
+	Sent   uint64                 `json:"sent,omitempty"`   // lines sent in the last second (with tick)
 	Report *Result                `json:"report,omitempty"`
 	Hist   *hdrhistogram.Snapshot `json:"hist,omitempty"`
 	Error  string                 `json:"error,omitempty"`
@@ -103,8 +104,7 @@ func plans(w Workload, addrs []string, n int) []workerPlan {
 // unpaced sender with a window waits for acknowledgements read by the next
 // client, which must be in the same worker.
 func checkSplit(w Workload, first workerPlan) error {
-	windowed := w.Rate == 0 && !w.Blast && w.Burst == 0 && w.Senders > 0
-	if windowed && w.Senders >= first.Part.Hi {
+	if w.windowed() && w.Senders >= first.Part.Hi {
 		return fmt.Errorf("--senders %d with --rate 0 and a window need every sender and the next client in the first worker (%d clients); "+
 			"use fewer senders, --rate, --blast or fewer --workers", w.Senders, first.Part.Hi)
 	}
@@ -154,6 +154,9 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	}()
 	res := &Result{Target: target.Name, Workload: w, Workers: n}
 	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
+	if w.After > 0 {
+		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
+	}
 
 	connectStart := time.Now()
 	for i, p := range ps {
@@ -167,15 +170,17 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	}
 	// wait collects one message of kind from every worker; ticks on the way
 	// go to onTick.
-	var timeline []float64
+	var timeline, sentTimeline []float64
 	tickSeen := make([]int, n)
 	onTick := func(m inbox) {
 		k := tickSeen[m.i]
 		tickSeen[m.i]++
 		for len(timeline) <= k {
 			timeline = append(timeline, 0)
+			sentTimeline = append(sentTimeline, 0)
 		}
 		timeline[k] += float64(m.msg.Tick)
+		sentTimeline[k] += float64(m.msg.Sent)
 		if progress != nil && allAtLeast(tickSeen, k+1) {
 			progress(time.Duration(k+1)*time.Second, uint64(timeline[k]))
 		}
@@ -253,7 +258,7 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	for _, k := range totals {
 		res.LinesSent += k
 	}
-	res.Timeline = timeline
+	res.Timeline, res.SentTimeline = timeline, sentTimeline
 	stopWorkers(workers)
 	workers = nil
 	srv.sampleAfter(ctx, w, target, res)
@@ -276,6 +281,7 @@ func merge(res, part *Result) {
 	res.DeliveriesExpected += part.DeliveriesExpected
 	res.Received += part.Received
 	res.Lost += part.Lost
+	res.LostGaps += part.LostGaps
 	res.Duplicates += part.Duplicates
 	res.Foreign += part.Foreign
 	if res.FirstReadError == "" {
@@ -284,7 +290,13 @@ func merge(res, part *Result) {
 	res.ReadErrors += part.ReadErrors
 	res.ReadersCut += part.ReadersCut
 	res.SendersCut += part.SendersCut
+	res.SendersClosed += part.SendersClosed
 	res.StalledCut += part.StalledCut
+	res.SlowReadersCut += part.SlowReadersCut
+	res.SlowCutAfterSeconds = append(res.SlowCutAfterSeconds, part.SlowCutAfterSeconds...)
+	res.SlowReceived += part.SlowReceived
+	res.SlowLost += part.SlowLost
+	res.SlowReadRates = append(res.SlowReadRates, part.SlowReadRates...)
 	res.InWindowDeliveries += part.InWindowDeliveries
 	res.GeneratorCPUSeconds += part.GeneratorCPUSeconds
 }
@@ -417,7 +429,9 @@ func runWorker(stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	r.progress = func(_ time.Duration, delivered uint64) { say(workerMsg{Kind: "tick", Tick: delivered}) }
+	r.progress = func(_ time.Duration, delivered, sent uint64) {
+		say(workerMsg{Kind: "tick", Tick: delivered, Sent: sent})
+	}
 	if err := r.connect(ctx); err != nil {
 		r.closeAll()
 		return fail(err)

@@ -21,8 +21,11 @@ type Workload struct {
 	Stalled            int           // extra connections that never read (slow consumers)
 	Blast              bool          // unpaced senders write as fast as the socket takes, no window
 	Burst              int           // bytes each sender writes at once at the start, then stops; 0 = none
-	After              time.Duration // after the clients leave, wait this long and sample the server's RSS
+	After              time.Duration // probe latency before the load; after the clients leave, wait this long, sample the server's RSS and probe again
 	Proxy              string        // "v1" or "v2": every connection begins with a PROXY header of that version; "" none
+	SlowReaders        int           // the last SlowReaders clients (never senders) read at most SlowReadRate each
+	SlowReadRate       float64       // bytes/s each slow reader reads; 0 = 1 000 000 when there are slow readers
+	CloseWrite         bool          // after its burst each sender shuts its sending side (shutdown SHUT_WR, as `cat file | nc -N`)
 }
 
 // Scenario is a named preset: the Workload and the target's shape.
@@ -56,6 +59,15 @@ var Scenarios = []Scenario{
 	{Name: "scale", Note: "100 000 clients over 6 nodes and a 3-server NATS cluster, 1 line/s in total: 100 000 deliveries/s",
 		Nodes: 6, NATSServers: 3, Workload: Workload{
 			Clients: 100000, Senders: 10, Rate: 1, Size: 64, Duration: 20 * time.Second, Warmup: 2 * time.Second}},
+	// The back-pressure targets (issue 19). The 20-sender overload and the
+	// 1 000 never-reading clients with blasting senders are `overload
+	// --blast` and `stalled --blast`.
+	{Name: "slowreader", Note: "one unpaced publisher (--blast) of 1 000-byte lines, one reader paced at 1 MB/s, ten fast readers", Workload: Workload{
+		Clients: 12, Senders: 1, Blast: true, Size: 1000, SlowReaders: 1, SlowReadRate: 1e6, Duration: 20 * time.Second}},
+	{Name: "halfspeed", Note: "a publisher paced at 20 MB/s (20 000 lines/s of 1 000 B), one reader paced at 10 MB/s, ten fast readers", Workload: Workload{
+		Clients: 12, Senders: 1, Rate: 20000, Size: 1000, SlowReaders: 1, SlowReadRate: 10e6, Duration: 40 * time.Second}},
+	{Name: "file", Note: "one sender writes 200 MB of 1 000-byte lines in blocking writes, then shuts its side (cat file | nc -N), to 10 readers", Workload: Workload{
+		Clients: 11, Senders: 1, Blast: true, Size: 1000, Burst: 200_000_000, CloseWrite: true, Duration: 10 * time.Second, Drain: 60 * time.Second}},
 }
 
 // scenarioNames lists the presets for help and errors.
@@ -95,8 +107,23 @@ func (w Workload) withDefaults() Workload {
 	if w.Size < MinPayloadSize {
 		w.Size = MinPayloadSize
 	}
+	if w.SlowReaders > 0 && w.SlowReadRate == 0 {
+		w.SlowReadRate = defaultSlowReadRate
+	}
 	return w
 }
+
+// defaultSlowReadRate is a slow reader's pace when none is given: the
+// issue's 1 MB/s reader.
+const defaultSlowReadRate = 1e6
+
+// windowed says whether the senders are unpaced with an in-flight window,
+// waiting for the next client's acknowledgements.
+func (w Workload) windowed() bool { return w.Rate == 0 && !w.Blast && w.Burst == 0 && w.Senders > 0 }
+
+// isSlow says whether client i is one of the slow readers: the last
+// SlowReaders clients.
+func (w Workload) isSlow(i int) bool { return i >= w.Clients-w.SlowReaders }
 
 // Validate reports a workload that cannot run, naming the flag.
 func (w Workload) Validate() error {
@@ -123,6 +150,14 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("--after must not be negative, got %s", w.After)
 	case w.Proxy != "" && w.Proxy != "v1" && w.Proxy != "v2":
 		return fmt.Errorf("--proxy-protocol must be v1 or v2 (or empty), got %q", w.Proxy)
+	case w.SlowReaders < 0 || w.SlowReaders > w.Clients-w.Senders:
+		return fmt.Errorf("--slow-readers must be 0..clients-senders (%d), got %d", w.Clients-w.Senders, w.SlowReaders)
+	case w.SlowReadRate < 0 || (w.SlowReadRate > 0 && w.SlowReadRate < 1):
+		return fmt.Errorf("--slow-read-rate must be at least 1 byte/s (or 0 for the default), got %g", w.SlowReadRate)
+	case w.windowed() && w.SlowReaders > 0 && w.SlowReaders == w.Clients-w.Senders:
+		return fmt.Errorf("--slow-readers %d leaves no fast reader to acknowledge the windowed senders' lines; use fewer, --rate or --blast", w.SlowReaders)
+	case w.CloseWrite && w.Burst == 0:
+		return fmt.Errorf("--close-write shuts a sender's side after its burst: it needs --burst")
 	}
 	return nil
 }
