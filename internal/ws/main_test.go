@@ -1,0 +1,9 @@
+package ws
+
+import (
+	"testing"
+
+	"github.com/fanout/fanout/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
