@@ -27,6 +27,8 @@ type options struct {
 	runs       int
 	jsonOut    bool
 	serverArgs string
+	serverBin  string // ServerBinary, once the flags are valid
+	serverLog  string // ServerLog, once the flags are valid
 	cluster    string
 	workers    int
 	report     string
@@ -41,7 +43,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	w := &sc.Workload
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: "+scenarioNames()+" (the flags below override it)")
+	fs.StringVar(&o.scenario, "scenario", defaultScenario, "preset: "+scenarioNames()+" (the flags below override it)")
 	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
 	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
@@ -55,10 +57,10 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.StringVar(&o.cluster, "cluster", "", "join the nodes through this existing NATS instead: nats://host:4222[,nats://…]")
 	fs.IntVar(&o.workers, "workers", 0, fmt.Sprintf("load generator processes (0 = as many as the clients need, at most %d clients each)", maxClientsPerWorker))
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
-	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
-	fs.StringVar(&ServerLog, "server-log", "", "append the log of every server it starts to this file (e.g. the close reasons of cut clients; see --server-args \"--log-level debug\")")
-	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax)")
-	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15")
+	fs.StringVar(&o.serverBin, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
+	fs.StringVar(&o.serverLog, "server-log", "", "append the log of every server it starts to this file (e.g. the close reasons of cut clients; see --server-args \"--log-level debug\")")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax; Linux only)")
+	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15 (Linux only)")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
 	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
 	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
@@ -80,119 +82,141 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	return fs
 }
 
-// Main is the `fanout bench` subcommand; it returns the exit code. Run by
-// the harness as one of its children (roleEnv set), it plays that role.
+// defaultScenario is the preset a run without --scenario uses.
+const defaultScenario = "saturate"
+
+// Main is the `fanout bench` subcommand; it returns the exit code: 0, 1
+// when a run fails, 2 for bad flags. Run by the harness as one of its
+// children (roleEnv set), it plays that role.
 func Main(args []string, stdout, stderr io.Writer) int {
-	switch role := os.Getenv(roleEnv); role {
-	case "":
+	if role := os.Getenv(roleEnv); role != "" {
+		return runChild(role, args, stdout, stderr)
+	}
+	o, sc, err := parseOptions(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeUsage(stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 2
+	}
+	if err := o.run(sc, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runChild plays role, one of the children the harness starts.
+func runChild(role string, args []string, stdout, stderr io.Writer) int {
+	switch role {
 	case "worker":
 		return runWorker(os.Stdin, stdout, stderr)
 	case "nats":
 		return runNATSChild(args, os.Stdin, stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "fanout bench: unknown %s %q\n", roleEnv, role)
-		return 2
 	}
+	fmt.Fprintf(stderr, "fanout bench: unknown %s %q\n", roleEnv, role)
+	return 2
+}
+
+// parseOptions reads the command line in two passes: the first finds the
+// scenario, whose preset then gives the workload flags their defaults,
+// and the second lays the command line over them. It returns the options
+// and scenario once validate accepts them.
+func parseOptions(args []string) (*options, Scenario, error) {
 	var o options
-	// First pass: which scenario. Its preset then gives the workload flags
-	// their defaults, and the second pass lays the command line over them.
 	var probe Scenario
 	fs := newFlagSet(&o, &probe)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: fanout bench [flags]   (workload flags default to the scenario's preset)")
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 2
+		return nil, Scenario{}, flagError(fs, err)
 	}
 	sc, err := ScenarioByName(o.scenario)
 	if err != nil {
-		fmt.Fprintf(stderr, "fanout bench: --scenario: %v\n", err)
-		return 2
+		return nil, Scenario{}, fmt.Errorf("--scenario: %w", err)
 	}
 	if err := newFlagSet(&o, &sc).Parse(args); err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err) // cannot happen: the same args parsed above
-		return 2
+		return nil, Scenario{}, flagError(fs, err) // cannot happen: the same args parsed above
 	}
+	if err := o.validate(&sc); err != nil {
+		return nil, Scenario{}, err
+	}
+	return &o, sc, nil
+}
+
+// validate checks the flags against each other and against sc, the
+// scenario they chose, and applies the ones that reach beyond o (--cluster
+// into sc, --server-bin and --server-log into ServerBinary and ServerLog).
+// Every error names its flags as --x.
+func (o *options) validate(sc *Scenario) error {
 	if err := sc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 2
+		return err
 	}
-	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
-		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
-		return 2
-	}
-	if sc.Proxy != "" && (o.baseline || o.compare) {
-		fmt.Fprintln(stderr, "fanout bench: --proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
-		return 2
-	}
-	if sc.Nodes < 1 || sc.NATSServers < 1 || (o.clustered(sc) && (o.addrs != "" || o.baseline || o.compare)) {
-		fmt.Fprintln(stderr, "fanout bench: --nodes and --nats-servers must be ≥ 1; with more than one, or --cluster, "+
-			"it starts fanout nodes itself (no --addr, --baseline or --compare)")
-		return 2
+	local := o.addrs == ""
+	switch {
+	case o.runs < 1:
+		return fmt.Errorf("--runs must be at least 1, got %d", o.runs)
+	case o.compare && (!local || o.baseline):
+		return errors.New("--compare starts its own servers: no --addr or --baseline")
+	case sc.Proxy != "" && (o.baseline || o.compare):
+		return errors.New("--proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
+	case sc.Nodes < 1 || sc.NATSServers < 1:
+		return fmt.Errorf("--nodes and --nats-servers must be at least 1, got %d and %d", sc.Nodes, sc.NATSServers)
+	case o.clustered(*sc) && (!local || o.baseline || o.compare):
+		return errors.New("with more than one of --nodes or --nats-servers, or with --cluster, it starts fanout nodes itself: " +
+			"no --addr, --baseline or --compare")
+	case o.workers < 0 || o.workers > sc.Clients:
+		return fmt.Errorf("--workers must be 0..clients (%d), got %d", sc.Clients, o.workers)
+	case o.serverCPUs != "" && !local && o.pid == 0:
+		return errors.New("--server-cpus with --addr needs the server's --pid")
 	}
 	if o.cluster != "" {
 		for _, u := range strings.Split(o.cluster, ",") {
 			if !strings.Contains(u, "://") {
-				fmt.Fprintf(stderr, "fanout bench: --cluster: %q is not a URL like nats://host:4222\n", u)
-				return 2
+				return fmt.Errorf("--cluster: %q is not a URL like nats://host:4222", u)
 			}
 		}
 		sc.Cluster = o.cluster // none started: the nodes join it
 	}
-	if o.workers < 0 || o.workers > sc.Clients {
-		fmt.Fprintf(stderr, "fanout bench: --workers must be 0..clients (%d), got %d\n", sc.Clients, o.workers)
-		return 2
-	}
-
 	for _, l := range []struct{ flag, list string }{{"--server-cpus", o.serverCPUs}, {"--client-cpus", o.clientCPUs}} {
 		if _, err := sysutil.ParseCPUList(l.list); l.list != "" && err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %s: %v\n", l.flag, err)
-			return 2
+			return fmt.Errorf("%s: %w", l.flag, err)
 		}
 	}
-	if o.serverCPUs != "" && o.addrs != "" && o.pid == 0 {
-		fmt.Fprintln(stderr, "fanout bench: --server-cpus with --addr needs the server's --pid")
-		return 2
-	}
+	ServerBinary, ServerLog = o.serverBin, o.serverLog
+	return nil
+}
+
+// run pins the generator, measures sc and prints the results.
+func (o *options) run(sc Scenario, stdout, stderr io.Writer) error {
 	if o.clientCPUs != "" {
 		if err := sysutil.PinProcess(0, o.clientCPUs); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: --client-cpus: %v\n", err)
-			return 1
+			return fmt.Errorf("--client-cpus: %w", err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	results, err := o.execute(ctx, sc, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 1
+		return err
 	}
 	if o.report != "" {
 		if err := writeReportFile(o.report, sc, results, o.assets); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-			return 1
+			return err
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", o.report)
 	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-			return 1
-		}
-		return 0
+		return enc.Encode(results)
 	}
 	fmt.Fprintf(stdout, "%s\n%d run(s), medians\n\n", describe(sc), o.runs)
 	if err := WriteTable(stdout, results); err != nil {
-		return 1
+		return err
 	}
 	writeNodes(stdout, results)
-	return 0
+	return nil
 }
 
 // writeNodes lists each node's figures under the table, when a run had
