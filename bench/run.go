@@ -95,12 +95,9 @@ type run struct {
 // measurements. progress, when not nil, is called about once a second
 // while the run sends. RunWorkers spreads a run over child processes.
 func Run(ctx context.Context, target Target, w Workload, progress func(time.Duration, uint64)) (*Result, error) {
-	w = w.withDefaults()
-	if err := w.Validate(); err != nil {
+	w, err := checked(w, target)
+	if err != nil {
 		return nil, err
-	}
-	if len(target.Addrs) == 0 {
-		return nil, errors.New("bench: no target address")
 	}
 	r, err := newRun(w, target, part{Hi: w.Clients, Stalled: w.Stalled})
 	if err != nil {
@@ -109,11 +106,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if progress != nil {
 		r.progress = func(elapsed time.Duration, delivered, _ uint64) { progress(elapsed, delivered) }
 	}
-	res := &Result{Target: target.Name, Workload: w}
-	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
-	if w.After > 0 {
-		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
-	}
+	res := begin(ctx, target, w)
 
 	connectStart := time.Now()
 	if err := r.connect(ctx); err != nil {
@@ -132,6 +125,30 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	srv.sampleAfter(ctx, w, target, res)
 	finish(res, h, srv)
 	return res, nil
+}
+
+// checked returns w with its defaults filled once it and target can run.
+func checked(w Workload, target Target) (Workload, error) {
+	w = w.withDefaults()
+	if err := w.Validate(); err != nil {
+		return w, err
+	}
+	if len(target.Addrs) == 0 {
+		return w, errors.New("bench: no target address")
+	}
+	return w, nil
+}
+
+// begin starts the result of a run of w on target with what is measured
+// before any client connects: the server's idle RSS and, with --after,
+// the first latency probe.
+func begin(ctx context.Context, target Target, w Workload) *Result {
+	res := &Result{Target: target.Name, Workload: w}
+	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
+	if w.After > 0 {
+		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
+	}
+	return res
 }
 
 // settle is the pause between the last connect and the first line sent;
