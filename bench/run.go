@@ -423,7 +423,7 @@ func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error
 	for {
 		src := source.Load()
 		fd, err := dialRaw(ctx, sa, family, src)
-		if errors.Is(err, syscall.EADDRNOTAVAIL) && src < 250 {
+		if errors.Is(err, syscall.EADDRNOTAVAIL) && bindsSource && src < 250 {
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue
 		}
@@ -464,30 +464,23 @@ func (r *run) ackFor(i int) int {
 func (r *run) witness(s int) int { return (s + 1) % r.w.Clients }
 
 // read is reader goroutine k: it owns every connection i with
-// i % readers == k and reads them through its own epoll instance until stop
-// closes or all of them have ended.
+// i % readers == k (but the slow readers) and reads them through its own
+// readySet until stop closes or all of them have ended.
 func (r *run) read(k int, stop <-chan struct{}) error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	defer unix.Close(epfd)
-	byFD := map[int32]*conn{}
+	var mine []*conn
 	for i := k; i < len(r.conns); i += readers {
-		c := r.conns[i]
-		if c.slow {
-			continue // paced by its own goroutine
+		if c := r.conns[i]; !c.slow { // a slow reader is paced by its own goroutine
+			mine = append(mine, c)
 		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			return os.NewSyscallError("epoll_ctl", err)
-		}
-		byFD[int32(c.fd)] = c
 	}
+	set, err := newReadySet(mine)
+	if err != nil {
+		return err
+	}
+	defer set.close()
 	buf := make([]byte, r.w.ReadBuffer)
 	samples := make([]int64, 0, sampleFlush)
-	events := make([]unix.EpollEvent, 256)
-	open := len(byFD)
+	open := len(mine)
 	defer func() { r.flushSamples(k, samples) }()
 	for open > 0 {
 		select {
@@ -495,23 +488,19 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 			return nil
 		default:
 		}
-		n, err := unix.EpollWait(epfd, events, 50)
+		ready, err := set.wait(50 * time.Millisecond)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
 		now := time.Now().UnixNano() // one clock read per wake-up, not per line
-		for _, ev := range events[:n] {
-			c := byFD[ev.Fd]
-			if c == nil || c.done {
+		for _, c := range ready {
+			if c.done {
 				continue
 			}
 			samples, _ = r.readOnce(c, buf, len(buf), now, samples)
 			if c.done {
 				open--
-				_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+				set.drop(c)
 			}
 		}
 	}

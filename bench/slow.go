@@ -93,10 +93,3 @@ func (r *run) readSlowly(c *conn, stop <-chan struct{}) error {
 	}
 	return nil
 }
-
-// established says whether TCP still calls the connection on fd
-// established: a reset or the server's FIN moves it out.
-func established(fd int) bool {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	return err == nil && info.State == unix.BPF_TCP_ESTABLISHED
-}
