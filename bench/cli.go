@@ -211,7 +211,7 @@ func (o *options) run(sc Scenario, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(stdout, "%s\n%d run(s), medians\n\n", describe(sc), o.runs)
+	fmt.Fprintf(stdout, "%s\n%s\n%d run(s), medians\n\n", describe(sc), describeMachine(results[0].Machine), o.runs)
 	if err := WriteTable(stdout, results); err != nil {
 		return err
 	}
@@ -257,6 +257,7 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 		kinds = []string{"baseline"}
 	}
 	byKind := map[string][]*Result{}
+	warned := false
 	for run := 1; run <= o.runs; run++ {
 		for _, kind := range kinds { // alternating, so drift hits both
 			res, err := o.once(ctx, kind, sc, log)
@@ -264,6 +265,10 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 				return nil, fmt.Errorf("%s run %d: %w", kind, run, err)
 			}
 			res.Scenario = sc.Name
+			if res.Machine.SharedCPUs && !warned {
+				fmt.Fprintf(log, "%s%s\n", endProgressLine(log), sharedCPUsWarning(res.Machine))
+				warned = true
+			}
 			fmt.Fprintf(log, "%s%s run %d/%d: %.0f deliveries/s, lost %d, p99 %.2f ms\n",
 				endProgressLine(log), res.Target, run, o.runs, res.DeliveredPerSec, res.Lost, res.LatencyMs.P99)
 			byKind[kind] = append(byKind[kind], res)
@@ -348,10 +353,16 @@ func (o *options) drive(ctx context.Context, t Target, w Workload, progress func
 	if n == 0 {
 		n = WorkersFor(w)
 	}
+	run := func() (*Result, error) { return RunWorkers(ctx, t, w, n, progress) }
 	if n == 0 {
-		return Run(ctx, t, w, progress)
+		run = func() (*Result, error) { return Run(ctx, t, w, progress) }
 	}
-	return RunWorkers(ctx, t, w, n, progress)
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	res.Machine = machine(t, o.addrs == "" || onThisHost(t.Addrs)) // while the servers live: their CPUs are read
+	return res, nil
 }
 
 // clustered says whether the run starts nodes joined through NATS.

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBadOptionsExit2: every flag combination that cannot run exits 2
@@ -69,5 +71,31 @@ func TestHelpShowsDefaultsAndPresets(t *testing.T) {
 		if !strings.Contains(help, "\n  "+sc.Name+": ") {
 			t.Errorf("help does not list preset %s", sc.Name)
 		}
+	}
+}
+
+// TestWorkloadJSON: the workload is written with the flags' names in
+// snake_case and durations in seconds, and read back whole (the workers
+// get theirs so).
+func TestWorkloadJSON(t *testing.T) {
+	sc, _ := ScenarioByName("file")
+	w := sc.Workload
+	w.After, w.Warmup, w.Proxy = 1500*time.Millisecond, 300*time.Millisecond, "v2"
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"clients":11`, `"close_write":true`, `"burst":200000000`, `"duration_seconds":10`,
+		`"after_seconds":1.5`, `"warmup_seconds":0.3`, `"drain_seconds":60`, `"proxy_protocol":"v2"`, `"read_buf":0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+	if strings.ContainsAny(string(b), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		t.Errorf("a key is not snake_case: %s", b)
+	}
+	var back Workload
+	if err := json.Unmarshal(b, &back); err != nil || back != w {
+		t.Errorf("read back %+v, %v; want %+v", back, err, w)
 	}
 }
