@@ -48,7 +48,7 @@ const (
 	sampleFlush = 512 // samples a reader buffers before taking a shard lock
 )
 
-// readers is how many goroutines (each with its own epoll) read every
+// readers is how many goroutines (each with its own readySet) read every
 // connection; the server has the other cores' worth of event loops.
 const readers = 2
 
