@@ -113,7 +113,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	ids, err := snowflake.NewNode(cfg.Node)
 	if err != nil {
-		return nil, bad("--node", "%v", err)
+		return nil, bad(flagNode, "%v", err)
 	}
 	s := &Server{
 		cfg:             cfg,
@@ -139,10 +139,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.AdminTokenFile != "" {
 		b, err := os.ReadFile(cfg.AdminTokenFile)
 		if err != nil {
-			return nil, bad("--admin-token-file", "%v", err)
+			return nil, bad(flagAdminTokenFile, "%v", err)
 		}
 		if s.adminToken = strings.TrimSpace(string(b)); s.adminToken == "" {
-			return nil, bad("--admin-token-file", "%s is empty", cfg.AdminTokenFile)
+			return nil, bad(flagAdminTokenFile, "%s is empty", cfg.AdminTokenFile)
 		}
 	} else {
 		s.adminToken = cfg.AdminToken
