@@ -190,7 +190,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	for _, name := range unknownEnv(fs, os.Environ()) {
 		log.Warn("ignoring an environment variable that names no flag (misspelled?)", "name", name)
 	}
-	server.Version = versionString()
+	server.Build = buildInfo()
 	srv, err := server.New(sf.cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
@@ -314,9 +314,16 @@ func baseline(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// versionString reports the module version, VCS commit and Go version from
-// the build information.
+// versionString is what `fanout version` prints: the version, VCS commit
+// and Go version from the build information.
 func versionString() string {
+	b := buildInfo()
+	return fmt.Sprintf("fanout %s (commit %s, %s)", b.Version, b.GitCommit, b.GoVersion)
+}
+
+// buildInfo reads the module version, VCS commit and Go version from the
+// build information (the version stamped at build time first).
+func buildInfo() server.BuildInfo {
 	version, commit, goVersion := stampedVersion, "unknown", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
@@ -337,7 +344,7 @@ func versionString() string {
 	if version == "" {
 		version = "devel"
 	}
-	return fmt.Sprintf("fanout %s (commit %s, %s)", version, commit, goVersion)
+	return server.BuildInfo{Version: version, GitCommit: commit, GoVersion: goVersion}
 }
 
 // stampedVersion is set at build time:

@@ -80,14 +80,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	// Listeners.
 	fs.StringVar(&c.Addr, string(flagAddr), c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
 	fs.BoolVar(&c.ReusePort, string(flagReusePort), c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
-	fs.Func(string(flagUnixMode), "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)", func(v string) error {
-		m, err := strconv.ParseUint(v, 8, 32)
-		if err != nil {
-			return fmt.Errorf("not an octal mode like 0660: %q", v)
-		}
-		c.UnixMode = os.FileMode(m)
-		return nil
-	})
+	fs.Var((*fileModeValue)(&c.UnixMode), string(flagUnixMode), "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)")
 
 	// PROXY protocol.
 	fs.BoolVar(&c.ProxyProtocol, string(flagProxyProtocol), c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
@@ -132,3 +125,25 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.ClusterReconnectWait, string(flagClusterReconnectWait), c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
 	fs.StringVar(&c.ClusterKeyFile, string(flagClusterKeyFile), c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
 }
+
+// fileModeValue is a flag.Value of permission bits, in octal both ways.
+type fileModeValue os.FileMode
+
+func (m *fileModeValue) Set(v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil {
+		return fmt.Errorf("not an octal mode like 0660: %q", v)
+	}
+	*m = fileModeValue(n)
+	return nil
+}
+
+func (m *fileModeValue) String() string {
+	if m == nil || *m == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%#o", uint32(*m))
+}
+
+// Get returns the mode as it is written: "0660".
+func (m *fileModeValue) Get() any { return m.String() }
