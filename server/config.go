@@ -137,10 +137,11 @@ type Config struct {
 	// by a token bucket; 0 (default) turns flood control off.
 	RateLimit float64
 	// RateBurst is how many lines a connection may send at once on top of
-	// RateLimit. Default (0): RateLimit rounded up.
+	// RateLimit. Default (0): RateLimit rounded up. Only with RateLimit.
 	RateBurst int
 	// Flood says what happens past the rate limit: FloodClose (default)
 	// sends "ERR flood" and closes; FloodDrop drops and counts the excess.
+	// Only with RateLimit: without one it stays empty.
 	Flood string
 	// IdleTimeout closes a connection that has sent nothing for this long;
 	// 0 (default) never does. Receiving does not count as activity.
@@ -243,8 +244,8 @@ func (c Config) withDefaults() Config {
 	if c.ProxyHeaderTimeout == 0 {
 		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
 	}
-	if c.Flood == "" {
-		c.Flood = FloodClose
+	if c.Flood == "" && c.RateLimit > 0 {
+		c.Flood = FloodClose // without a rate limit there is nothing to flood: Flood stays unset
 	}
 	if c.SlowReader == "" {
 		c.SlowReader = SlowReaderCut
@@ -345,8 +346,12 @@ func (c Config) validateLimits() error {
 		return bad(flagRateLimit, "must be a finite number ≥ 0, got %g", c.RateLimit)
 	case c.RateBurst < 0:
 		return bad(flagRateBurst, "must not be negative, got %d", c.RateBurst)
-	case c.Flood != FloodClose && c.Flood != FloodDrop:
+	case c.RateBurst > 0 && c.RateLimit == 0:
+		return bad(flagRateBurst, "needs --rate-limit: without a rate there is no burst above it")
+	case c.Flood != "" && c.Flood != FloodClose && c.Flood != FloodDrop:
 		return bad(flagFlood, "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
+	case c.Flood != "" && c.RateLimit == 0:
+		return bad(flagFlood, "needs --rate-limit: it says what happens past the rate")
 	case c.IdleTimeout < 0:
 		return bad(flagIdleTimeout, "must not be negative, got %s", c.IdleTimeout)
 	case c.TCPKeepAlive < 0 || (c.TCPKeepAlive > 0 && c.TCPKeepAlive < time.Second):
@@ -364,6 +369,10 @@ func (c Config) validateControl() error {
 		return bad(flagAdminReads, "needs an admin token (--admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token)")
 	case c.AdminReads && c.MetricsAddr == "":
 		return bad(flagAdminReads, "needs --metrics-addr: it guards endpoints of the metrics listener")
+	case c.AdminToken != "" && c.MetricsAddr == "":
+		return bad(flagAdminToken, "needs --metrics-addr: the token guards endpoints of the metrics listener")
+	case c.AdminTokenFile != "" && c.MetricsAddr == "":
+		return bad(flagAdminTokenFile, "needs --metrics-addr: the token guards endpoints of the metrics listener")
 	case c.MetricsAddr == "" && c.Pprof:
 		return bad(flagPprof, "needs --metrics-addr: pprof is served on the metrics listener")
 	}
@@ -387,12 +396,26 @@ func (c Config) validateCluster() error {
 		if (c.ClusterTLSCert == "") != (c.ClusterTLSKey == "") {
 			return bad(flagClusterTLSCert, "needs --cluster-tls-key, and the other way round")
 		}
+	} else {
+		// Settings of a NATS connection there is none of.
+		for _, f := range []struct {
+			flag flagName
+			set  bool
+			why  string
+		}{
+			{flag: flagClusterCreds, set: c.ClusterCreds != "", why: "the credentials log in to NATS"},
+			{flag: flagClusterTLSCA, set: c.ClusterTLSCA != "", why: "it verifies the NATS server"},
+			{flag: flagClusterTLSCert, set: c.ClusterTLSCert != "", why: "it identifies this node to NATS"},
+			{flag: flagClusterTLSKey, set: c.ClusterTLSKey != "", why: "it identifies this node to NATS"},
+			{flag: flagClusterKeyFile, set: c.ClusterKeyFile != "", why: "the key authenticates the nodes of a cluster"},
+		} {
+			if f.set {
+				return bad(f.flag, "needs --cluster: %s", f.why)
+			}
+		}
 	}
-	switch {
-	case c.ClusterReconnectWait < 0:
+	if c.ClusterReconnectWait < 0 {
 		return bad(flagClusterReconnectWait, "must not be negative, got %s", c.ClusterReconnectWait)
-	case c.ClusterKeyFile != "" && c.ClusterURLs == "":
-		return bad(flagClusterKeyFile, "needs --cluster: the key authenticates the nodes of a cluster")
 	}
 	return nil
 }

@@ -103,8 +103,8 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Coalesce, string(flagCoalesce), c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
 	fs.IntVar(&c.MaxConnsPerIP, string(flagMaxConnsPerIP), c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
 	fs.Float64Var(&c.RateLimit, string(flagRateLimit), c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
-	fs.IntVar(&c.RateBurst, string(flagRateBurst), c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
-	fs.StringVar(&c.Flood, string(flagFlood), c.Flood, "past --rate-limit: close (send ERR flood and close) or drop (drop and count the excess)")
+	fs.IntVar(&c.RateBurst, string(flagRateBurst), c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up); only with --rate-limit")
+	fs.StringVar(&c.Flood, string(flagFlood), c.Flood, "past --rate-limit: close (the default: send ERR flood and close) or drop (drop and count the excess); only with --rate-limit")
 	fs.DurationVar(&c.IdleTimeout, string(flagIdleTimeout), c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
 	fs.DurationVar(&c.TCPKeepAlive, string(flagTCPKeepAlive), c.TCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 
