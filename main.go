@@ -2,7 +2,13 @@
 //
 //	fanout serve [flags]   run the daemon
 //	fanout bench [flags]   run the load-generating benchmark harness
-//	fanout version         print version information
+//	fanout baseline [flags] run the naive reference server
+//	fanout version         print version information (also --version)
+//
+// main owns the command line: subcommands, parsing (flags, then FANOUT_*
+// variables), the messages a bad one gets (flags spelt --name, durations
+// that need a unit), logging, signals and the ready file. The serve flags
+// themselves belong to server (server.RegisterFlags), bench's to bench.
 package main
 
 import (
@@ -30,7 +36,7 @@ commands:
   serve     run the broadcast daemon
   bench     run the load-generating benchmark harness
   baseline  run the naive reference server the benchmarks compare with
-  version   print version information
+  version   print version information (also: fanout --version)
 
 Run 'fanout <command> -h' for a command's flags.
 `
@@ -58,7 +64,7 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 		return bench.Main(args[1:], stdout, stderr)
 	case "baseline":
 		return baseline(args[1:], stderr)
-	case "version":
+	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "-h", "-help", "--help", "help":
@@ -97,7 +103,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 // It returns the flags that came from the environment.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]bool, error) {
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, dashed(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -114,7 +120,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (ma
 		if v := getenv(name); v != "" {
 			fromEnv["--"+f.Name] = true
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
+				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, explain(f, e))
 			}
 		}
 	})
@@ -134,6 +140,88 @@ func unknownEnv(fs *flag.FlagSet, environ []string) []string {
 		}
 	}
 	return unknown
+}
+
+// dashed rewrites the flag package's parse errors to spell flags as the
+// docs do, --max-line rather than -max-line, and to say what a value
+// should look like rather than "parse error". The flag package's messages
+// are fixed formats; one it does not know is returned as it is.
+func dashed(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	for _, f := range []struct{ prefix, format string }{
+		{prefix: "flag provided but not defined: -", format: "unknown flag --%s"},
+		{prefix: "flag needs an argument: -", format: "--%s needs a value"},
+	} {
+		if name, ok := strings.CutPrefix(msg, f.prefix); ok {
+			return fmt.Errorf(f.format, name)
+		}
+	}
+	// invalid value "x" for flag -name: why / invalid boolean value "x" for -name: why
+	for _, sep := range []string{" for flag -", " for -"} {
+		if head, tail, ok := strings.Cut(msg, sep); ok && strings.HasPrefix(head, "invalid ") {
+			if name, why, ok := strings.Cut(tail, ": "); ok && why == "parse error" && fs.Lookup(name) != nil {
+				tail = name + ": " + explain(fs.Lookup(name), errors.New(why)).Error()
+			}
+			return wrapped{msg: head + " for --" + tail, err: err}
+		}
+	}
+	return err
+}
+
+// explain replaces the flag package's "parse error" for f's value with
+// what the value should look like.
+func explain(f *flag.Flag, err error) error {
+	if err.Error() != "parse error" {
+		return err
+	}
+	switch kind, _ := flag.UnquoteUsage(f); kind {
+	case "int", "uint":
+		return errors.New("want a whole number")
+	case "float":
+		return errors.New("want a number")
+	case "":
+		return errors.New("want true or false")
+	}
+	return err
+}
+
+// wrapped is an error with a message of its own that still unwraps to
+// the original (flag.ErrHelp must stay recognisable).
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }
+
+// printFlags lists fs's flags as `fanout <command> -h` shows them: spelt
+// --name, with their kind and default (what flag.PrintDefaults prints,
+// with the dashes of the docs, and "duration" for a duration of any type).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		if g, ok := f.Value.(flag.Getter); ok {
+			if _, ok := g.Get().(time.Duration); ok {
+				kind = "duration"
+			}
+		}
+		fmt.Fprintf(w, "  --%s", f.Name)
+		if kind != "" {
+			fmt.Fprintf(w, " %s", kind)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			if kind == "string" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			} else {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 func envName(flagName string) string {
@@ -165,7 +253,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")
-			fs.PrintDefaults()
+			printFlags(stderr, fs)
 			return 0
 		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
@@ -300,7 +388,16 @@ func baseline(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", server.DefaultAddr, "TCP listen address host:port")
 	readyFile := fs.String("ready-file", "", "once listening, write addr=<bound address> to this file")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "fanout baseline: %v\n", err)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: fanout baseline [flags]  (the naive reference server the benchmarks compare with)")
+			printFlags(stderr, fs)
+			return 0
+		}
+		fmt.Fprintf(stderr, "fanout baseline: %v\n", dashed(fs, err))
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fanout baseline: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

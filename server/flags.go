@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 )
 
 // flagName is a `fanout serve` flag's name, without its dashes. The server
@@ -85,7 +86,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	// PROXY protocol.
 	fs.BoolVar(&c.ProxyProtocol, string(flagProxyProtocol), c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
 	fs.StringVar(&c.DirectAddr, string(flagDirectAddr), c.DirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
-	fs.DurationVar(&c.ProxyHeaderTimeout, string(flagProxyHeaderTimeout), c.ProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
+	durationVar(fs, &c.ProxyHeaderTimeout, flagProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
 	fs.StringVar(&c.ProxyFrom, string(flagProxyFrom), c.ProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
 
 	// Limits.
@@ -93,20 +94,20 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Shards, string(flagShards), c.Shards, "registry shards")
 	fs.Int64Var(&c.Node, string(flagNode), c.Node, "snowflake node number 0..1023 (distinct per server)")
 	fs.IntVar(&c.MaxLine, string(flagMaxLine), c.MaxLine, "longest line a client may send, bytes")
-	fs.DurationVar(&c.WriteDeadline, string(flagWriteDeadline), c.WriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
+	durationVar(fs, &c.WriteDeadline, flagWriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
 	fs.IntVar(&c.MaxLag, string(flagMaxLag), c.MaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
 	fs.StringVar(&c.SlowReader, string(flagSlowReader), c.SlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
 	fs.Func(string(flagMaxPending), "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
 	fs.Func(string(flagMaxHeld), "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
 	fs.IntVar(&c.MaxConns, string(flagMaxConns), c.MaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
-	fs.DurationVar(&c.DrainTimeout, string(flagDrainTimeout), c.DrainTimeout, "how long shutdown waits for queued lines to be written")
-	fs.DurationVar(&c.Coalesce, string(flagCoalesce), c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
+	durationVar(fs, &c.DrainTimeout, flagDrainTimeout, "how long shutdown waits for queued lines to be written")
+	durationVar(fs, &c.Coalesce, flagCoalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
 	fs.IntVar(&c.MaxConnsPerIP, string(flagMaxConnsPerIP), c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
 	fs.Float64Var(&c.RateLimit, string(flagRateLimit), c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
 	fs.IntVar(&c.RateBurst, string(flagRateBurst), c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up); only with --rate-limit")
 	fs.StringVar(&c.Flood, string(flagFlood), c.Flood, "past --rate-limit: close (the default: send ERR flood and close) or drop (drop and count the excess); only with --rate-limit")
-	fs.DurationVar(&c.IdleTimeout, string(flagIdleTimeout), c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
-	fs.DurationVar(&c.TCPKeepAlive, string(flagTCPKeepAlive), c.TCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
+	durationVar(fs, &c.IdleTimeout, flagIdleTimeout, "close connections that send nothing for this long (0 = never)")
+	durationVar(fs, &c.TCPKeepAlive, flagTCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 
 	// The metrics and control listener.
 	fs.StringVar(&c.MetricsAddr, string(flagMetricsAddr), c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
@@ -122,7 +123,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ClusterTLSCA, string(flagClusterTLSCA), c.ClusterTLSCA, "CA file to verify the NATS server")
 	fs.StringVar(&c.ClusterTLSCert, string(flagClusterTLSCert), c.ClusterTLSCert, "client certificate for NATS (with --cluster-tls-key)")
 	fs.StringVar(&c.ClusterTLSKey, string(flagClusterTLSKey), c.ClusterTLSKey, "client key for NATS")
-	fs.DurationVar(&c.ClusterReconnectWait, string(flagClusterReconnectWait), c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
+	durationVar(fs, &c.ClusterReconnectWait, flagClusterReconnectWait, "pause between reconnect attempts to NATS")
 	fs.StringVar(&c.ClusterKeyFile, string(flagClusterKeyFile), c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
 }
 
@@ -147,3 +148,29 @@ func (m *fileModeValue) String() string {
 
 // Get returns the mode as it is written: "0660".
 func (m *fileModeValue) Get() any { return m.String() }
+
+// durationVar registers a duration flag whose errors teach the syntax:
+// flag's own says only "parse error", which leaves "10" a mystery.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name flagName, usage string) {
+	fs.Var((*durationValue)(p), string(name), usage)
+}
+
+// durationValue is a flag.Value holding a time.Duration.
+type durationValue time.Duration
+
+func (d *durationValue) Set(v string) error {
+	parsed, err := time.ParseDuration(v)
+	if err != nil {
+		if _, numErr := strconv.ParseFloat(v, 64); numErr == nil {
+			return fmt.Errorf("a duration needs a unit, e.g. %ss or %sms", v, v)
+		}
+		return fmt.Errorf("not a duration: give a number and a unit, e.g. 10s, 500ms or 1m30s")
+	}
+	*d = durationValue(parsed)
+	return nil
+}
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// Get returns the time.Duration.
+func (d *durationValue) Get() any { return time.Duration(*d) }
