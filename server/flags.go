@@ -110,7 +110,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	durationVar(fs, &c.TCPKeepAlive, flagTCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 
 	// The metrics and control listener.
-	fs.StringVar(&c.MetricsAddr, string(flagMetricsAddr), c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
+	fs.StringVar(&c.MetricsAddr, string(flagMetricsAddr), c.MetricsAddr, "HTTP address, e.g. 127.0.0.1:9100 (empty = off), for /metrics, /healthz, /readyz, /varz, GET /connz and /connz/{id}, DELETE /connz/{id} (kick, with the admin token), and /debug/pprof/ with --pprof")
 	fs.BoolVar(&c.Pprof, string(flagPprof), c.Pprof, "serve /debug/pprof/ on the metrics listener")
 	fs.StringVar(&c.AdminToken, string(flagAdminToken), c.AdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
 	fs.StringVar(&c.AdminTokenFile, string(flagAdminTokenFile), c.AdminTokenFile, "read the admin token from this file")
