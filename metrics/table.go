@@ -32,15 +32,7 @@ var table = []metric{
 	counter("fanout_batches_total", "Batches sealed and handed to the event loops.", func(s *Snapshot) uint64 { return s.Batches }),
 	counter("fanout_rounds_total", "Delivery rounds run by the event loops.", func(s *Snapshot) uint64 { return s.Rounds }),
 	counter("fanout_writes_total", "Write calls to client sockets.", func(s *Snapshot) uint64 { return s.Writes }),
-	{
-		desc: prometheus.NewDesc("fanout_shard_connections", "Connections per registry shard.", []string{"shard"}, nil),
-		kind: prometheus.GaugeValue,
-		read: func(s *Snapshot, emit func(float64, ...string)) {
-			for i, n := range s.ShardConns {
-				emit(float64(n), strconv.Itoa(i))
-			}
-		},
-	},
+	gaugeByIndex("fanout_shard_connections", "Connections per registry shard.", "shard", func(s *Snapshot) []int { return s.ShardConns }),
 	gauge("fanout_log_bytes", "Bytes of sealed batches the delivery logs hold now, each batch once.", func(s *Snapshot) int64 { return s.LogBytes }),
 	gauge("fanout_behind_bytes", "How far behind the slowest client is, in bytes.", func(s *Snapshot) int64 { return s.BehindBytes }),
 	gauge("fanout_sockets_full", "Client sockets that were full at the last write, waiting for room.", func(s *Snapshot) int64 { return s.SocketsFull }),
@@ -66,19 +58,12 @@ var table = []metric{
 	clusterCounter("fanout_cluster_malformed_messages_total", "Messages on the subject dropped whole because a header or a frame failed the checks.", func(c *ClusterSnapshot) uint64 { return c.Malformed }),
 	clusterCounter("fanout_cluster_outages_total", "NATS disconnections.", func(c *ClusterSnapshot) uint64 { return c.Outages }),
 	clusterCounter("fanout_cluster_unauthenticated_messages_total", "With a cluster key: messages on the subject without a valid MAC, dropped.", func(c *ClusterSnapshot) uint64 { return c.Unauthenticated }),
-	{
-		desc: prometheus.NewDesc("fanout_cluster_origins", "Origin nodes whose sequence this node tracks (at most 1024).", nil, nil),
-		kind: prometheus.GaugeValue,
-		read: func(s *Snapshot, emit func(float64, ...string)) {
-			if s.Cluster != nil {
-				emit(float64(s.Cluster.Origins))
-			}
-		},
-	},
+	clusterGauge("fanout_cluster_origins", "Origin nodes whose sequence this node tracks (at most 1024).", func(c *ClusterSnapshot) int { return c.Origins }),
 }
 
 // The row builders below cover the shapes the table uses; a metric of
-// another shape writes its read function in the row itself.
+// another shape can write its metric literal, read function and all, in
+// the table itself.
 
 func counter(name, help string, get func(*Snapshot) uint64) metric {
 	return metric{desc: prometheus.NewDesc(name, help, nil, nil), kind: prometheus.CounterValue,
@@ -108,6 +93,27 @@ func counterBy(name, help, label string, get func(*Snapshot) map[string]uint64) 
 		read: func(s *Snapshot, emit func(float64, ...string)) {
 			for k, n := range get(s) {
 				emit(float64(n), k)
+			}
+		}}
+}
+
+// gaugeByIndex is a gauge with one label, the index of each value of
+// get's slice.
+func gaugeByIndex(name, help, label string, get func(*Snapshot) []int) metric {
+	return metric{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.GaugeValue,
+		read: func(s *Snapshot, emit func(float64, ...string)) {
+			for i, n := range get(s) {
+				emit(float64(n), strconv.Itoa(i))
+			}
+		}}
+}
+
+// clusterGauge is a gauge of the NATS bridge, absent on a standalone node.
+func clusterGauge(name, help string, get func(*ClusterSnapshot) int) metric {
+	return metric{desc: prometheus.NewDesc(name, help, nil, nil), kind: prometheus.GaugeValue,
+		read: func(s *Snapshot, emit func(float64, ...string)) {
+			if s.Cluster != nil {
+				emit(float64(get(s.Cluster)))
 			}
 		}}
 }

@@ -79,52 +79,54 @@ var errMaxHeldRemoved = errors.New("--max-held was removed: a sender is no longe
 // ConfigureOptions does for its options.
 func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	// Listeners.
-	fs.StringVar(&c.Addr, string(flagAddr), c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
-	fs.BoolVar(&c.ReusePort, string(flagReusePort), c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
-	fs.Var((*fileModeValue)(&c.UnixMode), string(flagUnixMode), "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)")
+	bind(fs, &c.Addr, flagAddr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
+	bind(fs, &c.ReusePort, flagReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
+	bind(fs, (*fileModeValue)(&c.UnixMode), flagUnixMode, "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)")
 
 	// PROXY protocol.
-	fs.BoolVar(&c.ProxyProtocol, string(flagProxyProtocol), c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
-	fs.StringVar(&c.DirectAddr, string(flagDirectAddr), c.DirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
-	durationVar(fs, &c.ProxyHeaderTimeout, flagProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
-	fs.StringVar(&c.ProxyFrom, string(flagProxyFrom), c.ProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
+	bind(fs, &c.ProxyProtocol, flagProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
+	bind(fs, &c.DirectAddr, flagDirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
+	bind(fs, &c.ProxyHeaderTimeout, flagProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
+	bind(fs, &c.ProxyFrom, flagProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
 
 	// Limits.
-	fs.IntVar(&c.Loops, string(flagLoops), c.Loops, "event loops (the default shown is this machine's CPU count)")
-	fs.IntVar(&c.Shards, string(flagShards), c.Shards, "registry shards")
-	fs.Int64Var(&c.Node, string(flagNode), c.Node, "snowflake node number 0..1023 (distinct per server)")
-	fs.IntVar(&c.MaxLine, string(flagMaxLine), c.MaxLine, "longest line a client may send, bytes")
-	durationVar(fs, &c.WriteDeadline, flagWriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
-	fs.IntVar(&c.MaxLag, string(flagMaxLag), c.MaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
-	fs.StringVar(&c.SlowReader, string(flagSlowReader), c.SlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
-	fs.Func(string(flagMaxPending), "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
-	fs.Func(string(flagMaxHeld), "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
-	fs.IntVar(&c.MaxConns, string(flagMaxConns), c.MaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
-	durationVar(fs, &c.DrainTimeout, flagDrainTimeout, "how long shutdown waits for queued lines to be written")
-	durationVar(fs, &c.Coalesce, flagCoalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
-	fs.IntVar(&c.MaxConnsPerIP, string(flagMaxConnsPerIP), c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
-	fs.Float64Var(&c.RateLimit, string(flagRateLimit), c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
-	fs.IntVar(&c.RateBurst, string(flagRateBurst), c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up); only with --rate-limit")
-	fs.StringVar(&c.Flood, string(flagFlood), c.Flood, "past --rate-limit: close (the default: send ERR flood and close) or drop (drop and count the excess); only with --rate-limit")
-	durationVar(fs, &c.IdleTimeout, flagIdleTimeout, "close connections that send nothing for this long (0 = never)")
-	durationVar(fs, &c.TCPKeepAlive, flagTCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
+	bind(fs, &c.Loops, flagLoops, "event loops (the default shown is this machine's CPU count)")
+	bind(fs, &c.Shards, flagShards, "registry shards")
+	bind(fs, &c.Node, flagNode, "snowflake node number 0..1023 (distinct per server)")
+	bind(fs, &c.MaxLine, flagMaxLine, "longest line a client may send, bytes")
+	bind(fs, &c.WriteDeadline, flagWriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
+	bind(fs, &c.MaxLag, flagMaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
+	bind(fs, &c.SlowReader, flagSlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
+	bind(fs, &c.MaxConns, flagMaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
+	bind(fs, &c.DrainTimeout, flagDrainTimeout, "how long shutdown waits for queued lines to be written")
+	bind(fs, &c.Coalesce, flagCoalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
+	bind(fs, &c.MaxConnsPerIP, flagMaxConnsPerIP, "connections from one source IP (0 = no limit)")
+	bind(fs, &c.RateLimit, flagRateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
+	bind(fs, &c.RateBurst, flagRateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up); only with --rate-limit")
+	bind(fs, &c.Flood, flagFlood, "past --rate-limit: close (the default: send ERR flood and close) or drop (drop and count the excess); only with --rate-limit")
+	bind(fs, &c.IdleTimeout, flagIdleTimeout, "close connections that send nothing for this long (0 = never)")
+	bind(fs, &c.TCPKeepAlive, flagTCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
 
 	// The metrics and control listener.
-	fs.StringVar(&c.MetricsAddr, string(flagMetricsAddr), c.MetricsAddr, "HTTP address, e.g. 127.0.0.1:9100 (empty = off), for /metrics, /healthz, /readyz, /varz, GET /connz and /connz/{id}, DELETE /connz/{id} (kick, with the admin token), and /debug/pprof/ with --pprof")
-	fs.BoolVar(&c.Pprof, string(flagPprof), c.Pprof, "serve /debug/pprof/ on the metrics listener")
-	fs.StringVar(&c.AdminToken, string(flagAdminToken), c.AdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
-	fs.StringVar(&c.AdminTokenFile, string(flagAdminTokenFile), c.AdminTokenFile, "read the admin token from this file")
-	fs.BoolVar(&c.AdminReads, string(flagAdminReads), c.AdminReads, "GET /connz, /connz/{id} and /debug/pprof/ need the admin token too (they show client addresses and the process's insides)")
+	bind(fs, &c.MetricsAddr, flagMetricsAddr, "HTTP address, e.g. 127.0.0.1:9100 (empty = off), for /metrics, /healthz, /readyz, /varz, GET /connz and /connz/{id}, DELETE /connz/{id} (kick, with the admin token), and /debug/pprof/ with --pprof")
+	bind(fs, &c.Pprof, flagPprof, "serve /debug/pprof/ on the metrics listener")
+	bind(fs, &c.AdminToken, flagAdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
+	bind(fs, &c.AdminTokenFile, flagAdminTokenFile, "read the admin token from this file")
+	bind(fs, &c.AdminReads, flagAdminReads, "GET /connz, /connz/{id} and /debug/pprof/ need the admin token too (they show client addresses and the process's insides)")
 
 	// Cluster.
-	fs.StringVar(&c.ClusterURLs, string(flagCluster), c.ClusterURLs, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
-	fs.StringVar(&c.ClusterSubject, string(flagClusterSubject), c.ClusterSubject, "NATS subject of the broadcast domain")
-	fs.StringVar(&c.ClusterCreds, string(flagClusterCreds), c.ClusterCreds, "NATS credentials file")
-	fs.StringVar(&c.ClusterTLSCA, string(flagClusterTLSCA), c.ClusterTLSCA, "CA file to verify the NATS server")
-	fs.StringVar(&c.ClusterTLSCert, string(flagClusterTLSCert), c.ClusterTLSCert, "client certificate for NATS (with --cluster-tls-key)")
-	fs.StringVar(&c.ClusterTLSKey, string(flagClusterTLSKey), c.ClusterTLSKey, "client key for NATS")
-	durationVar(fs, &c.ClusterReconnectWait, flagClusterReconnectWait, "pause between reconnect attempts to NATS")
-	fs.StringVar(&c.ClusterKeyFile, string(flagClusterKeyFile), c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
+	bind(fs, &c.ClusterURLs, flagCluster, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
+	bind(fs, &c.ClusterSubject, flagClusterSubject, "NATS subject of the broadcast domain")
+	bind(fs, &c.ClusterCreds, flagClusterCreds, "NATS credentials file")
+	bind(fs, &c.ClusterTLSCA, flagClusterTLSCA, "CA file to verify the NATS server")
+	bind(fs, &c.ClusterTLSCert, flagClusterTLSCert, "client certificate for NATS (with --cluster-tls-key)")
+	bind(fs, &c.ClusterTLSKey, flagClusterTLSKey, "client key for NATS")
+	bind(fs, &c.ClusterReconnectWait, flagClusterReconnectWait, "pause between reconnect attempts to NATS")
+	bind(fs, &c.ClusterKeyFile, flagClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
+
+	// Removed: each says what took its place.
+	fs.Func(string(flagMaxPending), "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
+	fs.Func(string(flagMaxHeld), "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
 }
 
 // fileModeValue is a flag.Value of permission bits, in octal both ways.
@@ -149,13 +151,35 @@ func (m *fileModeValue) String() string {
 // Get returns the mode as it is written: "0660".
 func (m *fileModeValue) Get() any { return m.String() }
 
-// durationVar registers a duration flag whose errors teach the syntax:
-// flag's own says only "parse error", which leaves "10" a mystery.
-func durationVar(fs *flag.FlagSet, p *time.Duration, name flagName, usage string) {
-	fs.Var((*durationValue)(p), string(name), usage)
+// bind registers the flag name for *p, starting from *p, with the flag
+// package's own value types (its own durationValue, which teaches the
+// syntax, for a time.Duration; p itself when it is a flag.Value).
+// A field of another type is a programming error that every test which
+// registers the flags finds.
+func bind[T any](fs *flag.FlagSet, p *T, name flagName, usage string) {
+	switch p := any(p).(type) {
+	case *string:
+		fs.StringVar(p, string(name), *p, usage)
+	case *bool:
+		fs.BoolVar(p, string(name), *p, usage)
+	case *int:
+		fs.IntVar(p, string(name), *p, usage)
+	case *int64:
+		fs.Int64Var(p, string(name), *p, usage)
+	case *float64:
+		fs.Float64Var(p, string(name), *p, usage)
+	case *time.Duration:
+		fs.Var((*durationValue)(p), string(name), usage)
+	case flag.Value:
+		fs.Var(p, string(name), usage)
+	default:
+		panic(fmt.Sprintf("server: flag %s: no flag for a %T", name.String(), p))
+	}
 }
 
-// durationValue is a flag.Value holding a time.Duration.
+// durationValue is a flag.Value holding a time.Duration, whose errors
+// teach the syntax: flag's own says only "parse error", which leaves "10"
+// a mystery.
 type durationValue time.Duration
 
 func (d *durationValue) Set(v string) error {
