@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fanout/fanout/cluster"
 	"github.com/fanout/fanout/internal/sysutil"
 )
 
@@ -135,11 +136,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.cluster != "" {
-		for _, u := range strings.Split(o.cluster, ",") {
-			if !strings.Contains(u, "://") {
-				fmt.Fprintf(stderr, "fanout bench: --cluster: %q is not a URL like nats://host:4222\n", u)
-				return 2
-			}
+		if err := cluster.CheckURLs(o.cluster); err != nil {
+			fmt.Fprintf(stderr, "fanout bench: --cluster: %v\n", err)
+			return 2
 		}
 		sc.Cluster = o.cluster // none started: the nodes join it
 	}
