@@ -2,7 +2,13 @@
 //
 //	fanout serve [flags]   run the daemon
 //	fanout bench [flags]   run the load-generating benchmark harness
-//	fanout version         print version information
+//	fanout baseline [flags] run the naive reference server
+//	fanout version         print version information (also --version)
+//
+// main owns the command line: subcommands, parsing (flags, then FANOUT_*
+// variables), the messages a bad one gets (flags spelt --name, durations
+// that need a unit), logging, signals and the ready file. The serve flags
+// themselves belong to server (server.RegisterFlags), bench's to bench.
 package main
 
 import (
@@ -15,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +36,7 @@ commands:
   serve     run the broadcast daemon
   bench     run the load-generating benchmark harness
   baseline  run the naive reference server the benchmarks compare with
-  version   print version information
+  version   print version information (also: fanout --version)
 
 Run 'fanout <command> -h' for a command's flags.
 `
@@ -60,7 +65,7 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 		return bench.Main(args[1:], stdout, stderr)
 	case "baseline":
 		return baseline(args[1:], stderr)
-	case "version":
+	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "-h", "-help", "--help", "help":
@@ -70,14 +75,6 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	fmt.Fprintf(stderr, "fanout: unknown command %q\n%s", args[0], usage)
 	return 2
 }
-
-// errMaxPendingRemoved explains a flag that no longer exists.
-var errMaxPendingRemoved = errors.New("--max-pending was removed: clients are no longer cut for the size of their queue, " +
-	"only when they stop reading (--write-deadline, default 10s) or fall --max-lag bytes behind (default 64 MiB)")
-
-// errMaxHeldRemoved explains a flag that no longer exists.
-var errMaxHeldRemoved = errors.New("--max-held was removed: a sender is no longer cut for sending fast; " +
-	"while readers catch up the server stops reading its socket and TCP slows it down (see --slow-reader)")
 
 // serveFlags binds the serve flags to cfg and the log settings.
 type serveFlags struct {
@@ -89,56 +86,13 @@ type serveFlags struct {
 
 // newServeFlagSet binds the serve flags to sf, starting from the defaults
 // (server.DefaultConfig: one loop per CPU, max-conns from the file limit).
+// The server registers the flags of its Config; main only its own.
 func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
 	sf.cfg = server.DefaultConfig()
-	c := &sf.cfg
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free port) or unix:///path; several, comma-separated")
-	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", c.ProxyProtocol, "every --addr listener expects a PROXY protocol v1/v2 header first (from haproxy, nginx, a load balancer); its client address counts for --max-conns-per-ip, logs and /connz")
-	fs.StringVar(&c.DirectAddr, "direct-addr", c.DirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
-	fs.DurationVar(&c.ProxyHeaderTimeout, "proxy-header-timeout", c.ProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
-	fs.StringVar(&c.ProxyFrom, "proxy-from", c.ProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
-	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (the default shown is this machine's CPU count)")
-	fs.IntVar(&c.Shards, "shards", c.Shards, "registry shards")
-	fs.Int64Var(&c.Node, "node", c.Node, "snowflake node number 0..1023 (distinct per server)")
-	fs.IntVar(&c.MaxLine, "max-line", c.MaxLine, "longest line a client may send, bytes")
-	fs.DurationVar(&c.WriteDeadline, "write-deadline", c.WriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
-	fs.IntVar(&c.MaxLag, "max-lag", c.MaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
-	fs.StringVar(&c.SlowReader, "slow-reader", c.SlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
-	fs.Func("max-pending", "removed: see --write-deadline and --max-lag", func(string) error { return errMaxPendingRemoved })
-	fs.Func("max-held", "removed: senders are slowed through TCP, never cut", func(string) error { return errMaxHeldRemoved })
-	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
-	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long shutdown waits for queued lines to be written")
-	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")
-	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "connections from one source IP (0 = no limit)")
-	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "lines/s each connection may send, token bucket (0 = no flood control)")
-	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "lines a connection may send at once above --rate-limit (0 = the rate, rounded up)")
-	fs.StringVar(&c.Flood, "flood", c.Flood, "past --rate-limit: close (send ERR flood and close) or drop (drop and count the excess)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections that send nothing for this long (0 = never)")
-	fs.DurationVar(&c.TCPKeepAlive, "tcp-keepalive", c.TCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
-	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "set SO_REUSEPORT on TCP listeners (needs a fixed port)")
-	fs.Func("unix-mode", "permission bits for unix sockets, octal, e.g. 0660 (default: as the umask leaves them)", func(v string) error {
-		m, err := strconv.ParseUint(v, 8, 32)
-		if err != nil {
-			return fmt.Errorf("not an octal mode like 0660: %q", v)
-		}
-		c.UnixMode = os.FileMode(m)
-		return nil
-	})
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP address for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9100 (empty = off)")
-	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ on the metrics listener")
-	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "enables DELETE /connz/{id} (kick) for requests with \"Authorization: Bearer <token>\" (empty = disabled); prefer the file or FANOUT_ADMIN_TOKEN")
-	fs.StringVar(&c.AdminTokenFile, "admin-token-file", c.AdminTokenFile, "read the admin token from this file")
-	fs.BoolVar(&c.AdminReads, "admin-reads", c.AdminReads, "GET /connz, /connz/{id} and /debug/pprof/ need the admin token too (they show client addresses and the process's insides)")
-	fs.StringVar(&c.ClusterURLs, "cluster", c.ClusterURLs, "join a broadcast domain through NATS: nats://host:4222[,nats://…] (empty = standalone)")
-	fs.StringVar(&c.ClusterSubject, "cluster-subject", c.ClusterSubject, "NATS subject of the broadcast domain")
-	fs.StringVar(&c.ClusterCreds, "cluster-creds", c.ClusterCreds, "NATS credentials file")
-	fs.StringVar(&c.ClusterTLSCA, "cluster-tls-ca", c.ClusterTLSCA, "CA file to verify the NATS server")
-	fs.StringVar(&c.ClusterTLSCert, "cluster-tls-cert", c.ClusterTLSCert, "client certificate for NATS (with --cluster-tls-key)")
-	fs.StringVar(&c.ClusterTLSKey, "cluster-tls-key", c.ClusterTLSKey, "client key for NATS")
-	fs.DurationVar(&c.ClusterReconnectWait, "cluster-reconnect-wait", c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
-	fs.StringVar(&c.ClusterKeyFile, "cluster-key-file", c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
+	server.RegisterFlags(fs, &sf.cfg)
+	// main's own flags: how it logs and tells supervisors it is ready.
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, metrics_addr=…); removed at exit")
@@ -150,7 +104,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 // It returns the flags that came from the environment.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]bool, error) {
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, dashed(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -167,7 +121,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (ma
 		if v := getenv(name); v != "" {
 			fromEnv["--"+f.Name] = true
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
+				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, explain(f, e))
 			}
 		}
 	})
@@ -187,6 +141,88 @@ func unknownEnv(fs *flag.FlagSet, environ []string) []string {
 		}
 	}
 	return unknown
+}
+
+// dashed rewrites the flag package's parse errors to spell flags as the
+// docs do, --max-line rather than -max-line, and to say what a value
+// should look like rather than "parse error". The flag package's messages
+// are fixed formats; one it does not know is returned as it is.
+func dashed(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	for _, f := range []struct{ prefix, format string }{
+		{prefix: "flag provided but not defined: -", format: "unknown flag --%s"},
+		{prefix: "flag needs an argument: -", format: "--%s needs a value"},
+	} {
+		if name, ok := strings.CutPrefix(msg, f.prefix); ok {
+			return fmt.Errorf(f.format, name)
+		}
+	}
+	// invalid value "x" for flag -name: why / invalid boolean value "x" for -name: why
+	for _, sep := range []string{" for flag -", " for -"} {
+		if head, tail, ok := strings.Cut(msg, sep); ok && strings.HasPrefix(head, "invalid ") {
+			if name, why, ok := strings.Cut(tail, ": "); ok && why == "parse error" && fs.Lookup(name) != nil {
+				tail = name + ": " + explain(fs.Lookup(name), errors.New(why)).Error()
+			}
+			return wrapped{msg: head + " for --" + tail, err: err}
+		}
+	}
+	return err
+}
+
+// explain replaces the flag package's "parse error" for f's value with
+// what the value should look like.
+func explain(f *flag.Flag, err error) error {
+	if err.Error() != "parse error" {
+		return err
+	}
+	switch kind, _ := flag.UnquoteUsage(f); kind {
+	case "int", "uint":
+		return errors.New("want a whole number")
+	case "float":
+		return errors.New("want a number")
+	case "":
+		return errors.New("want true or false")
+	}
+	return err
+}
+
+// wrapped is an error with a message of its own that still unwraps to
+// the original (flag.ErrHelp must stay recognisable).
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }
+
+// printFlags lists fs's flags as `fanout <command> -h` shows them: spelt
+// --name, with their kind and default (what flag.PrintDefaults prints,
+// with the dashes of the docs, and "duration" for a duration of any type).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		if g, ok := f.Value.(flag.Getter); ok {
+			if _, ok := g.Get().(time.Duration); ok {
+				kind = "duration"
+			}
+		}
+		fmt.Fprintf(w, "  --%s", f.Name)
+		if kind != "" {
+			fmt.Fprintf(w, " %s", kind)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			if kind == "string" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			} else {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 func envName(flagName string) string {
@@ -218,7 +254,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")
-			fs.PrintDefaults()
+			printFlags(stderr, fs)
 			return 0
 		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
@@ -243,7 +279,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 	for _, name := range unknownEnv(fs, os.Environ()) {
 		log.Warn("ignoring an environment variable that names no flag (misspelled?)", "name", name)
 	}
-	server.Version = versionString()
+	server.Build = buildInfo()
 	srv, err := server.New(sf.cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
@@ -353,7 +389,16 @@ func baseline(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", server.DefaultAddr, "TCP listen address host:port")
 	readyFile := fs.String("ready-file", "", "once listening, write addr=<bound address> to this file")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "fanout baseline: %v\n", err)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: fanout baseline [flags]  (the naive reference server the benchmarks compare with)")
+			printFlags(stderr, fs)
+			return 0
+		}
+		fmt.Fprintf(stderr, "fanout baseline: %v\n", dashed(fs, err))
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fanout baseline: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -367,9 +412,16 @@ func baseline(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// versionString reports the module version, VCS commit and Go version from
-// the build information.
+// versionString is what `fanout version` prints: the version, VCS commit
+// and Go version from the build information.
 func versionString() string {
+	b := buildInfo()
+	return fmt.Sprintf("fanout %s (commit %s, %s)", b.Version, b.GitCommit, b.GoVersion)
+}
+
+// buildInfo reads the module version, VCS commit and Go version from the
+// build information (the version stamped at build time first).
+func buildInfo() server.BuildInfo {
 	version, commit, goVersion := stampedVersion, "unknown", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
@@ -390,7 +442,7 @@ func versionString() string {
 	if version == "" {
 		version = "devel"
 	}
-	return fmt.Sprintf("fanout %s (commit %s, %s)", version, commit, goVersion)
+	return server.BuildInfo{Version: version, GitCommit: commit, GoVersion: goVersion}
 }
 
 // stampedVersion is set at build time:

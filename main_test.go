@@ -399,7 +399,9 @@ func TestBadFlagsExit2(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "unknown flag", args: []string{"serve", "--bogus"}, wantMsg: "-bogus"},
-		{name: "bad number", args: []string{"serve", "--max-line", "lots"}, wantMsg: "-max-line"},
+		{name: "bad number", args: []string{"serve", "--max-line", "lots"}, wantMsg: `invalid value "lots" for --max-line: want a whole number`},
+		{name: "bad number variable", args: []string{"serve"}, env: "FANOUT_RATE_LIMIT=fast", wantMsg: `for FANOUT_RATE_LIMIT (--rate-limit): want a number`},
+		{name: "bad boolean", args: []string{"serve", "--pprof=maybe"}, wantMsg: `invalid boolean value "maybe" for --pprof: want true or false`},
 		{name: "zero max line", args: []string{"serve", "--max-line", "0"}, wantMsg: "--max-line"},
 		{name: "node out of range", args: []string{"serve", "--node", "1024"}, wantMsg: "--node"},
 		{name: "removed flag", args: []string{"serve", "--max-pending", "100"}, wantMsg: "--max-pending was removed"},
@@ -429,6 +431,23 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "bench negative workers", args: []string{"bench", "--workers", "-1"}, wantMsg: "--workers"},
 		{name: "bench cluster not a URL", args: []string{"bench", "--cluster", "nats-a:4222"}, wantMsg: "--cluster"},
 		{name: "cluster key without a cluster", args: []string{"serve", "--cluster-key-file", "/nonexistent"}, wantMsg: "invalid --cluster-key-file: needs --cluster"},
+		{name: "admin token without a metrics listener", args: []string{"serve", "--admin-token", "t0k"}, wantMsg: "invalid --admin-token: needs --metrics-addr"},
+		{name: "admin token variable without a metrics listener", args: []string{"serve"}, env: "FANOUT_ADMIN_TOKEN=t0k", wantMsg: "needs --metrics-addr: the token guards endpoints of the metrics listener (from FANOUT_ADMIN_TOKEN)"},
+		{name: "admin token file without a metrics listener", args: []string{"serve", "--admin-token-file", "/nonexistent"}, wantMsg: "invalid --admin-token-file: needs --metrics-addr"},
+		{name: "rate burst without a rate", args: []string{"serve", "--rate-burst", "10"}, wantMsg: "invalid --rate-burst: needs --rate-limit"},
+		{name: "flood without a rate", args: []string{"serve", "--flood", "drop"}, wantMsg: "invalid --flood: needs --rate-limit"},
+		{name: "flood close without a rate", args: []string{"serve", "--flood", "close"}, wantMsg: "invalid --flood: needs --rate-limit"},
+		{name: "cluster creds without a cluster", args: []string{"serve", "--cluster-creds", "/nonexistent"}, wantMsg: "invalid --cluster-creds: needs --cluster"},
+		{name: "cluster CA without a cluster", args: []string{"serve", "--cluster-tls-ca", "/nonexistent"}, wantMsg: "invalid --cluster-tls-ca: needs --cluster"},
+		{name: "cluster cert without a cluster", args: []string{"serve", "--cluster-tls-cert", "/c", "--cluster-tls-key", "/k"}, wantMsg: "invalid --cluster-tls-cert: needs --cluster"},
+		{name: "cluster key without a cluster", args: []string{"serve", "--cluster-tls-key", "/nonexistent"}, wantMsg: "invalid --cluster-tls-key: needs --cluster"},
+		{name: "duration without a unit", args: []string{"serve", "--write-deadline", "10"}, wantMsg: `invalid value "10" for --write-deadline: a duration needs a unit, e.g. 10s`},
+		{name: "duration variable without a unit", args: []string{"serve"}, env: "FANOUT_IDLE_TIMEOUT=30", wantMsg: `for FANOUT_IDLE_TIMEOUT (--idle-timeout): a duration needs a unit, e.g. 30s`},
+		{name: "not a duration", args: []string{"serve", "--drain-timeout", "soon"}, wantMsg: "--drain-timeout: not a duration: give a number and a unit, e.g. 10s"},
+		{name: "unknown flag spelt with two dashes", args: []string{"serve", "-bogus"}, wantMsg: "unknown flag --bogus"},
+		{name: "missing value spelt with two dashes", args: []string{"serve", "--max-line"}, wantMsg: "--max-line needs a value"},
+		{name: "baseline unknown flag", args: []string{"baseline", "--bogus"}, wantMsg: "fanout baseline: unknown flag --bogus"},
+		{name: "baseline stray argument", args: []string{"baseline", "extra"}, wantMsg: `unexpected argument "extra"`},
 		{name: "bench slow readers past the clients", args: []string{"bench", "--scenario", "slowreader", "--slow-readers", "12"}, wantMsg: "--slow-readers"},
 		{name: "bench close-write without a burst", args: []string{"bench", "--close-write"}, wantMsg: "--close-write"},
 	}
@@ -451,6 +470,37 @@ func TestBadFlagsExit2(t *testing.T) {
 			}
 			if !strings.Contains(msg, tc.wantMsg) {
 				t.Errorf("error %q does not name %q", msg, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestHelpAndVersion: -h lists a command's flags (spelt --name, with their
+// defaults) and exits 0; --version is the version command.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		wantStdout string
+		wantStderr []string
+	}{
+		{name: "version", args: []string{"version"}, wantStdout: "fanout "},
+		{name: "--version", args: []string{"--version"}, wantStdout: "fanout "},
+		{name: "serve -h", args: []string{"serve", "-h"}, wantStderr: []string{"usage: fanout serve", "  --write-deadline duration", "(default 10s)", "  --addr string"}},
+		{name: "baseline -h", args: []string{"baseline", "-h"}, wantStderr: []string{"usage: fanout baseline", "  --addr string", `(default ":8888")`, "  --ready-file string"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := runWithEnv(tc.args, &stdout, &stderr, func(string) string { return "" }); code != 0 {
+				t.Fatalf("exit %d, want 0 (stderr %q)", code, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), tc.wantStdout) {
+				t.Errorf("stdout %q, want it to begin %q", stdout.String(), tc.wantStdout)
+			}
+			for _, want := range tc.wantStderr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fanout/fanout/cluster"
 	"github.com/fanout/fanout/internal/sysutil"
 )
 
@@ -171,10 +172,8 @@ func (o *options) validate(sc *Scenario) error {
 		return errors.New("--server-cpus with --addr needs the server's --pid")
 	}
 	if o.cluster != "" {
-		for _, u := range strings.Split(o.cluster, ",") {
-			if !strings.Contains(u, "://") {
-				return fmt.Errorf("--cluster: %q is not a URL like nats://host:4222", u)
-			}
+		if err := cluster.CheckURLs(o.cluster); err != nil {
+			return fmt.Errorf("--cluster: %w", err)
 		}
 		sc.Cluster = o.cluster // none started: the nodes join it
 	}

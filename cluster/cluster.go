@@ -114,8 +114,8 @@ func Join(cfg Config, inject func(buf []byte, lines int) bool, log *slog.Logger)
 	if cfg.NodeCheckWait <= 0 {
 		cfg.NodeCheckWait = DefaultNodeCheckWait
 	}
-	if cfg.Node < 0 || cfg.Node > maxNodeNumber {
-		return nil, fmt.Errorf("cluster: node %d is not 0..%d", cfg.Node, maxNodeNumber)
+	if cfg.Node < 0 || cfg.Node > MaxNode {
+		return nil, fmt.Errorf("cluster: node %d is not 0..%d", cfg.Node, MaxNode)
 	}
 	if len(cfg.Keys) > MaxKeys {
 		return nil, fmt.Errorf("%w: %d keys, at most %d", ErrBadKeyFile, len(cfg.Keys), MaxKeys)
@@ -385,4 +385,16 @@ func redact(urls string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// CheckURLs checks a comma-separated list of NATS server URLs as --cluster
+// takes it (the server's and the bench's): each must name a scheme, as in
+// nats://host:4222. nats.go checks the rest when it connects.
+func CheckURLs(urls string) error {
+	for _, u := range strings.Split(urls, ",") {
+		if !strings.Contains(u, "://") {
+			return fmt.Errorf("%q is not a URL like nats://host:4222", u)
+		}
+	}
+	return nil
 }

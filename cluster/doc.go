@@ -43,6 +43,11 @@
 // refuses injected batches while its event loops are far behind, and the
 // per-origin table cannot grow past its 1024 slots.
 //
+// It also owns what the rest of the module shares about a domain: the
+// node-number limit (MaxNode, the snowflake's 10 node bits) that --node,
+// the headers and the per-origin table obey, and the --cluster URL check
+// (CheckURLs) that `fanout serve` and `fanout bench` both run.
+//
 // Concurrency rule: Offer runs on event loops and only copies the batch
 // into a bounded channel (never blocks on it; a full channel drops and
 // counts); it holds queueMu's read lock, which Close takes to write only

@@ -53,7 +53,7 @@ func checkFrames(payload []byte, node, maxLine int) (int, frameError) {
 		if !ok || id == 0 {
 			return frames, frameBadID
 		}
-		if int(id>>nodeShift)&maxNodeNumber != node {
+		if int(id>>nodeShift)&MaxNode != node {
 			return frames, frameWrongNode
 		}
 		switch line := len(frame) - colon - 1; {

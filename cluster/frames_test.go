@@ -62,13 +62,13 @@ func TestCheckFrames(t *testing.T) {
 // TestNodeBitsMatchSnowflake: the node bits read here are those the
 // snowflake package puts in, for every node number.
 func TestNodeBitsMatchSnowflake(t *testing.T) {
-	for node := int64(0); node <= maxNodeNumber; node++ {
+	for node := int64(0); node <= MaxNode; node++ {
 		n, err := snowflake.NewNode(node)
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := n.Generate()
-		if got := int(uint64(id.Int64())>>nodeShift) & maxNodeNumber; int64(got) != id.Node() || int64(got) != node {
+		if got := int(uint64(id.Int64())>>nodeShift) & MaxNode; int64(got) != id.Node() || int64(got) != node {
 			t.Fatalf("node %d: bits say %d, snowflake says %d", node, got, id.Node())
 		}
 	}

@@ -19,8 +19,10 @@ const (
 // Snowflake layout (github.com/bwmarrin/snowflake's defaults, which the
 // server uses): time<<22 | node<<12 | sequence.
 const (
-	maxNodeNumber = 1023 // 10 node bits
-	nodeShift     = 12   // sequence bits below the node
+	// MaxNode is the highest node number (10 node bits): the one limit
+	// that --node, the cluster's headers and its per-origin table share.
+	MaxNode   = 1023
+	nodeShift = 12 // sequence bits below the node
 )
 
 // headerValue returns the one value of key in h; ok is false when the
@@ -67,7 +69,7 @@ func parseDecimal[T string | []byte](s T, max uint64) (uint64, bool) {
 
 // parseNode reads a Fanout-Node value: a node number 0..1023, canonical.
 func parseNode(s string) (int, bool) {
-	n, ok := parseDecimal(s, maxNodeNumber)
+	n, ok := parseDecimal(s, MaxNode)
 	return int(n), ok
 }
 

@@ -88,7 +88,7 @@ func (s *originState) restart(seq seqFields, lines int, sum uint64) {
 // originTable holds every origin's state. Owned by the subscription
 // goroutine.
 type originTable struct {
-	slots     [maxNodeNumber + 1]*originState
+	slots     [MaxNode + 1]*originState
 	used      int    // slots taken
 	trusted   bool   // with a cluster key: every message observed is authentic
 	maxFrames uint64 // the most lines one message can hold

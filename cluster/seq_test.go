@@ -95,7 +95,7 @@ func TestOriginsObserve(t *testing.T) {
 		}},
 		{name: "the table holds node numbers only", msgs: []msg{
 			{node: 0, run: 1, num: 0, before: 0, lines: 1, want: deliver},
-			{node: maxNodeNumber, run: 1, num: 0, before: 0, lines: 1, want: deliver},
+			{node: MaxNode, run: 1, num: 0, before: 0, lines: 1, want: deliver},
 		}},
 		{name: "with a key: an older run is a replay", trusted: true, msgs: []msg{
 			{node: 1, run: 6, num: 0, before: 0, lines: 1, want: deliver},

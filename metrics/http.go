@@ -56,7 +56,8 @@ type Options struct {
 	ErrorLog *log.Logger
 }
 
-// HTTP serves /metrics, /healthz, /readyz and, when enabled, /debug/pprof/.
+// HTTP serves /metrics, /healthz, /readyz and, when enabled, /debug/pprof/;
+// the daemon adds its control plane (/varz, /connz) through Options.Routes.
 type HTTP struct {
 	srv  *http.Server
 	ln   net.Listener

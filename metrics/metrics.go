@@ -3,6 +3,12 @@
 // MaxConns connections, timeouts on headers, requests, answers and idle
 // keep-alives, 16 KiB of headers.
 //
+// It owns the metric names: every fanout_* metric is one row of table
+// (table.go), {descriptor, kind, how to read it from a Snapshot}, which
+// Describe and Collect both walk; the server owns the Snapshot's values.
+// A new metric is a Snapshot field, a row, and a README line (the README
+// test checks the names).
+//
 // Concurrency rule: nothing here sits on the per-line or per-recipient
 // path. Counters live where they are counted (per event loop, per hub, as
 // atomics owned by the server and shard packages) and are read through a
@@ -11,7 +17,6 @@
 package metrics
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,122 +106,4 @@ func New(src Source) *Metrics {
 func (m *Metrics) ObserveSeal(lines int, waited time.Duration) {
 	m.batchLines.Observe(float64(lines))
 	m.handoff.Observe(waited.Seconds())
-}
-
-type collector Source
-
-var (
-	descOpen       = prometheus.NewDesc("fanout_connections_open", "Connections open now.", nil, nil)
-	descAccepted   = prometheus.NewDesc("fanout_connections_accepted_total", "Connections accepted.", nil, nil)
-	descClosed     = prometheus.NewDesc("fanout_connections_closed_total", "Connections closed, by reason.", []string{"reason"}, nil)
-	descLinesIn    = prometheus.NewDesc("fanout_lines_in_total", "Lines received from clients and relayed.", nil, nil)
-	descDropped    = prometheus.NewDesc("fanout_lines_dropped_total", "Lines dropped by flood control.", nil, nil)
-	descDeliveries = prometheus.NewDesc("fanout_deliveries_total", "Lines handed to recipients' sockets.", nil, nil)
-	descBytesIn    = prometheus.NewDesc("fanout_bytes_in_total", "Bytes read from clients.", nil, nil)
-	descBytesOut   = prometheus.NewDesc("fanout_bytes_out_total", "Bytes handed to clients' sockets.", nil, nil)
-	descBatches    = prometheus.NewDesc("fanout_batches_total", "Batches sealed and handed to the event loops.", nil, nil)
-	descRounds     = prometheus.NewDesc("fanout_rounds_total", "Delivery rounds run by the event loops.", nil, nil)
-	descWrites     = prometheus.NewDesc("fanout_writes_total", "Write calls to client sockets.", nil, nil)
-	descShardConns = prometheus.NewDesc("fanout_shard_connections", "Connections per registry shard.", []string{"shard"}, nil)
-	descLogBytes   = prometheus.NewDesc("fanout_log_bytes", "Bytes of sealed batches the delivery logs hold now, each batch once.", nil, nil)
-	descBehind     = prometheus.NewDesc("fanout_behind_bytes", "How far behind the slowest client is, in bytes.", nil, nil)
-	descFull       = prometheus.NewDesc("fanout_sockets_full", "Client sockets that were full at the last write, waiting for room.", nil, nil)
-	descBP         = prometheus.NewDesc("fanout_backpressure", "1 while senders are held back for readers that are behind.", nil, nil)
-	descBPTotal    = prometheus.NewDesc("fanout_backpressure_total", "Times senders began to be held back.", nil, nil)
-	descHeld       = prometheus.NewDesc("fanout_senders_held", "Senders whose sockets the server is not reading now, while readers catch up.", nil, nil)
-	descHolding    = prometheus.NewDesc("fanout_readers_holding", "Readers far enough behind, while reading, to hold senders back now.", nil, nil)
-	descWindow     = prometheus.NewDesc("fanout_coalesce_window_seconds", "The widest coalescing window an event loop chose for its last delivery round.", nil, nil)
-	descRoundCost  = prometheus.NewDesc("fanout_round_cost_seconds", "The longest time an event loop's last delivery round took to write.", nil, nil)
-	descDuty       = prometheus.NewDesc("fanout_coalesce_duty", "The share of an event loop's time delivery rounds may take, as the pacer chose it from how busy the CPUs are (0: coalescing off).", nil, nil)
-	descLostTasks  = prometheus.NewDesc("fanout_lost_tasks_total", "Tasks an event loop refused because it was shutting down.", nil, nil)
-	descAcceptErrs = prometheus.NewDesc("fanout_accept_errors_total", "Accept calls that failed and were retried after a pause (descriptors or memory used up, a queued connection that died).", nil, nil)
-	descSuppressed = prometheus.NewDesc("fanout_log_lines_suppressed_total", "Log lines a peer can cause (refusals, bad PROXY headers, closes for cause, wrong tokens) held back by the log rate limit, by kind.", []string{"kind"}, nil)
-
-	descClusterUp        = prometheus.NewDesc("fanout_cluster_connected", "1 while the NATS connection is up.", nil, nil)
-	descClusterPub       = prometheus.NewDesc("fanout_cluster_published_lines_total", "Lines published to other nodes.", nil, nil)
-	descClusterPubDrop   = prometheus.NewDesc("fanout_cluster_publish_dropped_lines_total", "Lines not published (queue full or NATS down past its buffer).", nil, nil)
-	descClusterRecv      = prometheus.NewDesc("fanout_cluster_received_lines_total", "Lines received from other nodes.", nil, nil)
-	descClusterMissed    = prometheus.NewDesc("fanout_cluster_missed_lines_total", "Lines other nodes published that never arrived here (seen as a gap in their sequence: an outage, a NATS drop).", nil, nil)
-	descClusterDups      = prometheus.NewDesc("fanout_cluster_duplicate_lines_total", "Lines from other nodes that arrived again, or behind a later message of the same node, and were dropped.", nil, nil)
-	descClusterRecvDrop  = prometheus.NewDesc("fanout_cluster_receive_dropped_messages_total", "Messages NATS dropped because this node fell behind.", nil, nil)
-	descClusterInjDrop   = prometheus.NewDesc("fanout_cluster_inject_dropped_lines_total", "Lines received from other nodes but refused because local delivery was too far behind.", nil, nil)
-	descClusterMalformed = prometheus.NewDesc("fanout_cluster_malformed_messages_total", "Messages on the subject dropped whole because a header or a frame failed the checks.", nil, nil)
-	descClusterOutages   = prometheus.NewDesc("fanout_cluster_outages_total", "NATS disconnections.", nil, nil)
-
-	descClusterUnauth  = prometheus.NewDesc("fanout_cluster_unauthenticated_messages_total", "With a cluster key: messages on the subject without a valid MAC, dropped.", nil, nil)
-	descClusterOrigins = prometheus.NewDesc("fanout_cluster_origins", "Origin nodes whose sequence this node tracks (at most 1024).", nil, nil)
-)
-
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
-		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
-		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descHolding, descLostTasks, descWindow, descRoundCost, descDuty,
-		descAcceptErrs, descSuppressed,
-		descClusterUp, descClusterPub, descClusterPubDrop, descClusterRecv, descClusterMissed, descClusterDups, descClusterRecvDrop,
-		descClusterInjDrop, descClusterMalformed, descClusterOutages, descClusterUnauth, descClusterOrigins} {
-		ch <- d
-	}
-}
-
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	s := c()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge(descOpen, float64(s.Open))
-	counter(descAccepted, s.Accepted)
-	for reason, n := range s.Closed {
-		counter(descClosed, n, reason)
-	}
-	counter(descLinesIn, s.LinesIn)
-	counter(descDropped, s.LinesDropped)
-	counter(descDeliveries, s.Deliveries)
-	counter(descBytesIn, s.BytesIn)
-	counter(descBytesOut, s.BytesOut)
-	counter(descBatches, s.Batches)
-	counter(descRounds, s.Rounds)
-	counter(descWrites, s.Writes)
-	for i, n := range s.ShardConns {
-		gauge(descShardConns, float64(n), strconv.Itoa(i))
-	}
-	gauge(descLogBytes, float64(s.LogBytes))
-	gauge(descBehind, float64(s.BehindBytes))
-	gauge(descFull, float64(s.SocketsFull))
-	bp := 0.0
-	if s.Backpressure {
-		bp = 1
-	}
-	gauge(descBP, bp)
-	counter(descBPTotal, s.Congestions)
-	gauge(descHeld, float64(s.SendersHeld))
-	gauge(descHolding, float64(s.ReadersHolding))
-	counter(descLostTasks, s.LostTasks)
-	gauge(descWindow, s.Window)
-	gauge(descRoundCost, s.RoundCost)
-	gauge(descDuty, s.Duty)
-	counter(descAcceptErrs, s.AcceptErrors)
-	for kind, n := range s.LogSuppressed {
-		counter(descSuppressed, n, kind)
-	}
-	if c := s.Cluster; c != nil {
-		up := 0.0
-		if c.Connected {
-			up = 1
-		}
-		gauge(descClusterUp, up)
-		counter(descClusterPub, c.Published)
-		counter(descClusterPubDrop, c.PublishDropped)
-		counter(descClusterRecv, c.Received)
-		counter(descClusterMissed, c.Missed)
-		counter(descClusterDups, c.Duplicates)
-		counter(descClusterRecvDrop, c.ReceiveDropped)
-		counter(descClusterInjDrop, c.InjectDropped)
-		counter(descClusterMalformed, c.Malformed)
-		counter(descClusterOutages, c.Outages)
-		counter(descClusterUnauth, c.Unauthenticated)
-		gauge(descClusterOrigins, float64(c.Origins))
-	}
 }

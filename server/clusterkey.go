@@ -16,12 +16,12 @@ func loadClusterKeys(path string, log *slog.Logger) ([][]byte, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, bad("--cluster-key-file", "%v", err)
+		return nil, bad(flagClusterKeyFile, "%v", err)
 	}
 	keys, err := cluster.ParseKeys(b)
 	clear(b)
 	if err != nil {
-		return nil, bad("--cluster-key-file", "%s: %v", path, err)
+		return nil, bad(flagClusterKeyFile, "%s: %v", path, err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("the cluster key file can be read by other users than its owner: chmod 600 it (or load it as a systemd credential)",

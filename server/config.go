@@ -39,7 +39,6 @@ const (
 const (
 	maxLoops    = 1024
 	maxShards   = 1 << 16
-	maxNode     = 1023 // snowflake's 10 node bits
 	maxMaxLine  = 64 << 20
 	maxCoalesce = time.Second
 	// minMaxLag keeps --max-lag above what one delivery round can add at
@@ -138,10 +137,11 @@ type Config struct {
 	// by a token bucket; 0 (default) turns flood control off.
 	RateLimit float64
 	// RateBurst is how many lines a connection may send at once on top of
-	// RateLimit. Default (0): RateLimit rounded up.
+	// RateLimit. Default (0): RateLimit rounded up. Only with RateLimit.
 	RateBurst int
 	// Flood says what happens past the rate limit: FloodClose (default)
 	// sends "ERR flood" and closes; FloodDrop drops and counts the excess.
+	// Only with RateLimit: without one it stays empty.
 	Flood string
 	// IdleTimeout closes a connection that has sent nothing for this long;
 	// 0 (default) never does. Receiving does not count as activity.
@@ -244,8 +244,8 @@ func (c Config) withDefaults() Config {
 	if c.ProxyHeaderTimeout == 0 {
 		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
 	}
-	if c.Flood == "" {
-		c.Flood = FloodClose
+	if c.Flood == "" && c.RateLimit > 0 {
+		c.Flood = FloodClose // without a rate limit there is nothing to flood: Flood stays unset
 	}
 	if c.SlowReader == "" {
 		c.SlowReader = SlowReaderCut
@@ -261,107 +261,161 @@ func (c Config) withDefaults() Config {
 
 // ConfigError names the setting (by its flag) that is wrong.
 type ConfigError struct {
-	Flag string // e.g. "--max-line"
+	Flag string // e.g. "--max-line": one of the flags RegisterFlags registers
 	Msg  string
 }
 
 func (e *ConfigError) Error() string { return "invalid " + e.Flag + ": " + e.Msg }
 
-func bad(flag, format string, args ...any) error {
-	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
+func bad(flag flagName, format string, args ...any) error {
+	return &ConfigError{Flag: flag.String(), Msg: fmt.Sprintf(format, args...)}
 }
 
-// Validate reports the first invalid setting, naming its flag.
+// Validate reports the first invalid setting, naming its flag. It checks
+// one area after another, in the order RegisterFlags lists them.
 func (c Config) Validate() error {
 	specs, err := c.listenSpecs()
 	if err != nil {
 		return err
 	}
+	for _, check := range []func() error{func() error { return c.validateListeners(specs) },
+		c.validateProxy, c.validateLimits, c.validateControl, c.validateCluster} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateListeners checks the client listeners (their addresses were
+// parsed into specs).
+func (c Config) validateListeners(specs []listenSpec) error {
 	switch {
 	case c.ReusePort && slices.ContainsFunc(specs, func(l listenSpec) bool { return strings.HasSuffix(l.address, ":0") }):
-		return bad("--reuseport", "needs a fixed port: with port 0 every listener would get a port of its own")
+		return bad(flagReusePort, "needs a fixed port: with port 0 every listener would get a port of its own")
+	case c.UnixMode&^os.ModePerm != 0:
+		return bad(flagUnixMode, "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
+	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
+		return bad(flagUnixMode, "needs a unix:// address in --addr or --direct-addr")
+	}
+	return nil
+}
+
+// validateProxy checks the PROXY protocol settings.
+func (c Config) validateProxy() error {
+	switch {
+	case c.DirectAddr != "" && !c.ProxyProtocol:
+		return bad(flagDirectAddr, "needs --proxy-protocol: without it every listener is direct, so list them all in --addr")
+	case c.ProxyFrom != "" && !c.ProxyProtocol:
+		return bad(flagProxyFrom, "needs --proxy-protocol: it says whose PROXY headers to trust")
+	case c.ProxyHeaderTimeout < minProxyHeaderTimeout || c.ProxyHeaderTimeout > maxProxyHeaderTimeout:
+		return bad(flagProxyHeaderTimeout, "must be %s..%s, got %s", minProxyHeaderTimeout, maxProxyHeaderTimeout, c.ProxyHeaderTimeout)
+	}
+	_, err := c.proxySources()
+	return err
+}
+
+// validateLimits checks the sizes, counts and timeouts.
+func (c Config) validateLimits() error {
+	switch {
 	case c.Loops < 1 || c.Loops > maxLoops:
-		return bad("--loops", "must be 1..%d, got %d", maxLoops, c.Loops)
+		return bad(flagLoops, "must be 1..%d, got %d", maxLoops, c.Loops)
 	case c.Shards < 1 || c.Shards > maxShards:
-		return bad("--shards", "must be 1..%d, got %d", maxShards, c.Shards)
-	case c.Node < 0 || c.Node > maxNode:
-		return bad("--node", "must be 0..%d, got %d", maxNode, c.Node)
+		return bad(flagShards, "must be 1..%d, got %d", maxShards, c.Shards)
+	case c.Node < 0 || c.Node > cluster.MaxNode:
+		return bad(flagNode, "must be 0..%d, got %d", cluster.MaxNode, c.Node)
 	case c.MaxLine < 1 || c.MaxLine > maxMaxLine:
-		return bad("--max-line", "must be 1..%d bytes, got %d", maxMaxLine, c.MaxLine)
+		return bad(flagMaxLine, "must be 1..%d bytes, got %d", maxMaxLine, c.MaxLine)
 	case c.WriteDeadline < minWriteDeadline || c.WriteDeadline > maxWriteDeadline:
-		return bad("--write-deadline", "must be %s..%s, got %s", minWriteDeadline, maxWriteDeadline, c.WriteDeadline)
+		return bad(flagWriteDeadline, "must be %s..%s, got %s", minWriteDeadline, maxWriteDeadline, c.WriteDeadline)
 	case c.MaxLag < max(minMaxLag, 4*(c.MaxLine+frameOverhead)):
-		return bad("--max-lag", "must be at least %d bytes (1 MiB, and 4 full lines of --max-line), got %d: "+
+		return bad(flagMaxLag, "must be at least %d bytes (1 MiB, and 4 full lines of --max-line), got %d: "+
 			"a smaller bound would cut clients that read for the size of one burst",
 			max(minMaxLag, 4*(c.MaxLine+frameOverhead)), c.MaxLag)
 	case c.SlowReader != SlowReaderCut && c.SlowReader != SlowReaderPace:
-		return bad("--slow-reader", "must be %q or %q, got %q", SlowReaderCut, SlowReaderPace, c.SlowReader)
+		return bad(flagSlowReader, "must be %q or %q, got %q", SlowReaderCut, SlowReaderPace, c.SlowReader)
 	case c.MaxConns < 0:
-		return bad("--max-conns", "must be at least 1 (or 0: as many as the open-file limit allows), got %d", c.MaxConns)
+		return bad(flagMaxConns, "must be at least 1 (or 0: as many as the open-file limit allows), got %d", c.MaxConns)
 	case c.DrainTimeout < 0:
-		return bad("--drain-timeout", "must not be negative, got %s", c.DrainTimeout)
+		return bad(flagDrainTimeout, "must not be negative, got %s", c.DrainTimeout)
 	case c.Coalesce < 0 || c.Coalesce > maxCoalesce:
-		return bad("--coalesce", "must be 0 (off) .. %s, got %s", maxCoalesce, c.Coalesce)
+		return bad(flagCoalesce, "must be 0 (off) .. %s, got %s", maxCoalesce, c.Coalesce)
 	case c.MaxConnsPerIP < 0:
-		return bad("--max-conns-per-ip", "must not be negative, got %d", c.MaxConnsPerIP)
+		return bad(flagMaxConnsPerIP, "must not be negative, got %d", c.MaxConnsPerIP)
 	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
-		return bad("--rate-limit", "must be a finite number ≥ 0, got %g", c.RateLimit)
+		return bad(flagRateLimit, "must be a finite number ≥ 0, got %g", c.RateLimit)
 	case c.RateBurst < 0:
-		return bad("--rate-burst", "must not be negative, got %d", c.RateBurst)
-	case c.Flood != FloodClose && c.Flood != FloodDrop:
-		return bad("--flood", "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
+		return bad(flagRateBurst, "must not be negative, got %d", c.RateBurst)
+	case c.RateBurst > 0 && c.RateLimit == 0:
+		return bad(flagRateBurst, "needs --rate-limit: without a rate there is no burst above it")
+	case c.Flood != "" && c.Flood != FloodClose && c.Flood != FloodDrop:
+		return bad(flagFlood, "must be %q or %q, got %q", FloodClose, FloodDrop, c.Flood)
+	case c.Flood != "" && c.RateLimit == 0:
+		return bad(flagFlood, "needs --rate-limit: it says what happens past the rate")
 	case c.IdleTimeout < 0:
-		return bad("--idle-timeout", "must not be negative, got %s", c.IdleTimeout)
+		return bad(flagIdleTimeout, "must not be negative, got %s", c.IdleTimeout)
 	case c.TCPKeepAlive < 0 || (c.TCPKeepAlive > 0 && c.TCPKeepAlive < time.Second):
-		return bad("--tcp-keepalive", "must be 0 (off) or at least 1s (the kernel counts in seconds), got %s", c.TCPKeepAlive)
-	case c.UnixMode&^os.ModePerm != 0:
-		return bad("--unix-mode", "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
-	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
-		return bad("--unix-mode", "needs a unix:// address in --addr or --direct-addr")
-	case c.DirectAddr != "" && !c.ProxyProtocol:
-		return bad("--direct-addr", "needs --proxy-protocol: without it every listener is direct, so list them all in --addr")
-	case c.ProxyFrom != "" && !c.ProxyProtocol:
-		return bad("--proxy-from", "needs --proxy-protocol: it says whose PROXY headers to trust")
-	case c.ProxyHeaderTimeout < minProxyHeaderTimeout || c.ProxyHeaderTimeout > maxProxyHeaderTimeout:
-		return bad("--proxy-header-timeout", "must be %s..%s, got %s", minProxyHeaderTimeout, maxProxyHeaderTimeout, c.ProxyHeaderTimeout)
+		return bad(flagTCPKeepAlive, "must be 0 (off) or at least 1s (the kernel counts in seconds), got %s", c.TCPKeepAlive)
 	}
-	if _, err := c.proxySources(); err != nil {
-		return err
-	}
-	if c.ClusterURLs != "" {
-		for _, u := range strings.Split(c.ClusterURLs, ",") {
-			if !strings.Contains(u, "://") {
-				return bad("--cluster", "%q is not a URL like nats://host:4222", u)
-			}
-		}
-		if strings.ContainsAny(c.ClusterSubject, " *>") || c.ClusterSubject == "" {
-			return bad("--cluster-subject", "%q is not a plain NATS subject", c.ClusterSubject)
-		}
-		if (c.ClusterTLSCert == "") != (c.ClusterTLSKey == "") {
-			return bad("--cluster-tls-cert", "needs --cluster-tls-key, and the other way round")
-		}
-	}
-	if c.ClusterReconnectWait < 0 {
-		return bad("--cluster-reconnect-wait", "must not be negative, got %s", c.ClusterReconnectWait)
-	}
-	if c.ClusterKeyFile != "" && c.ClusterURLs == "" {
-		return bad("--cluster-key-file", "needs --cluster: the key authenticates the nodes of a cluster")
-	}
-	if c.AdminToken != "" && c.AdminTokenFile != "" {
-		return bad("--admin-token", "give the token or a file holding it (--admin-token-file), not both")
-	}
-	if c.AdminReads && c.AdminToken == "" && c.AdminTokenFile == "" {
-		return bad("--admin-reads", "needs an admin token (--admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token)")
-	}
-	if c.AdminReads && c.MetricsAddr == "" {
-		return bad("--admin-reads", "needs --metrics-addr: it guards endpoints of the metrics listener")
+	return nil
+}
+
+// validateControl checks the metrics listener and the admin token.
+func (c Config) validateControl() error {
+	switch {
+	case c.AdminToken != "" && c.AdminTokenFile != "":
+		return bad(flagAdminToken, "give the token or a file holding it (--admin-token-file), not both")
+	case c.AdminReads && c.AdminToken == "" && c.AdminTokenFile == "":
+		return bad(flagAdminReads, "needs an admin token (--admin-token-file, FANOUT_ADMIN_TOKEN or --admin-token)")
+	case c.AdminReads && c.MetricsAddr == "":
+		return bad(flagAdminReads, "needs --metrics-addr: it guards endpoints of the metrics listener")
+	case c.AdminToken != "" && c.MetricsAddr == "":
+		return bad(flagAdminToken, "needs --metrics-addr: the token guards endpoints of the metrics listener")
+	case c.AdminTokenFile != "" && c.MetricsAddr == "":
+		return bad(flagAdminTokenFile, "needs --metrics-addr: the token guards endpoints of the metrics listener")
+	case c.MetricsAddr == "" && c.Pprof:
+		return bad(flagPprof, "needs --metrics-addr: pprof is served on the metrics listener")
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			return bad("--metrics-addr", "%q is not host:port: %v", c.MetricsAddr, err)
+			return bad(flagMetricsAddr, "%q is not host:port: %v", c.MetricsAddr, err)
 		}
-	} else if c.Pprof {
-		return bad("--pprof", "needs --metrics-addr: pprof is served on the metrics listener")
+	}
+	return nil
+}
+
+// validateCluster checks the NATS settings.
+func (c Config) validateCluster() error {
+	if c.ClusterURLs != "" {
+		if err := cluster.CheckURLs(c.ClusterURLs); err != nil {
+			return bad(flagCluster, "%v", err)
+		}
+		if strings.ContainsAny(c.ClusterSubject, " *>") || c.ClusterSubject == "" {
+			return bad(flagClusterSubject, "%q is not a plain NATS subject", c.ClusterSubject)
+		}
+		if (c.ClusterTLSCert == "") != (c.ClusterTLSKey == "") {
+			return bad(flagClusterTLSCert, "needs --cluster-tls-key, and the other way round")
+		}
+	} else {
+		// Settings of a NATS connection there is none of.
+		for _, f := range []struct {
+			flag flagName
+			set  bool
+			why  string
+		}{
+			{flag: flagClusterCreds, set: c.ClusterCreds != "", why: "the credentials log in to NATS"},
+			{flag: flagClusterTLSCA, set: c.ClusterTLSCA != "", why: "it verifies the NATS server"},
+			{flag: flagClusterTLSCert, set: c.ClusterTLSCert != "", why: "it identifies this node to NATS"},
+			{flag: flagClusterTLSKey, set: c.ClusterTLSKey != "", why: "it identifies this node to NATS"},
+			{flag: flagClusterKeyFile, set: c.ClusterKeyFile != "", why: "the key authenticates the nodes of a cluster"},
+		} {
+			if f.set {
+				return bad(f.flag, "needs --cluster: %s", f.why)
+			}
+		}
+	}
+	if c.ClusterReconnectWait < 0 {
+		return bad(flagClusterReconnectWait, "must not be negative, got %s", c.ClusterReconnectWait)
 	}
 	return nil
 }
@@ -377,10 +431,10 @@ func (c Config) burst() int {
 
 // listenSpec is one listener, in gnet's terms.
 type listenSpec struct {
-	network string // "tcp" or "unix"
-	address string // host:port, or a socket path
-	proxy   bool   // connections begin with a PROXY header
-	flag    string // the flag that named it: --addr or --direct-addr
+	network string   // "tcp" or "unix"
+	address string   // host:port, or a socket path
+	proxy   bool     // connections begin with a PROXY header
+	flag    flagName // the flag that named it: --addr or --direct-addr
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
@@ -388,24 +442,24 @@ func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
 // listenSpecs parses Addr (PROXY listeners with ProxyProtocol) and then
 // DirectAddr: comma-separated lists of host:port and unix:///path entries.
 func (c Config) listenSpecs() ([]listenSpec, error) {
-	specs, err := parseListenList("--addr", c.Addr, c.ProxyProtocol)
+	specs, err := parseListenList(flagAddr, c.Addr, c.ProxyProtocol)
 	if err != nil || c.DirectAddr == "" {
 		return specs, err
 	}
-	direct, err := parseListenList("--direct-addr", c.DirectAddr, false)
+	direct, err := parseListenList(flagDirectAddr, c.DirectAddr, false)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range direct {
 		if slices.ContainsFunc(specs, func(l listenSpec) bool { return l.protoAddr() == d.protoAddr() }) {
-			return nil, bad("--direct-addr", "%q is also in --addr: a listener either expects PROXY headers or does not", d.address)
+			return nil, bad(flagDirectAddr, "%q is also in --addr: a listener either expects PROXY headers or does not", d.address)
 		}
 		specs = append(specs, d)
 	}
 	return specs, nil
 }
 
-func parseListenList(flag, list string, proxy bool) ([]listenSpec, error) {
+func parseListenList(flag flagName, list string, proxy bool) ([]listenSpec, error) {
 	var specs []listenSpec
 	for _, a := range strings.Split(list, ",") {
 		a = strings.TrimSpace(a)
@@ -445,7 +499,7 @@ func (c Config) proxySources() ([]netip.Prefix, error) {
 		}
 		ip, err := netip.ParseAddr(v)
 		if err != nil {
-			return nil, bad("--proxy-from", "%q is neither a CIDR like 10.0.0.0/8 nor an IP address", v)
+			return nil, bad(flagProxyFrom, "%q is neither a CIDR like 10.0.0.0/8 nor an IP address", v)
 		}
 		ip = ip.Unmap()
 		prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
@@ -456,7 +510,7 @@ func (c Config) proxySources() ([]netip.Prefix, error) {
 // frameOverhead is the most a frame adds to a line.
 const frameOverhead = shard.MaxFrameOverhead
 
-func validateAddr(flag, addr string) error {
+func validateAddr(flag flagName, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return bad(flag, "%q is not host:port: %v", addr, err)

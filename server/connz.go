@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,8 +49,15 @@ const (
 	answerTimeout     = 5 * time.Second
 )
 
-// Version is the build's version, shown by /varz; main sets it.
-var Version = "devel"
+// BuildInfo says what binary runs, as /varz shows it.
+type BuildInfo struct {
+	Version   string // a release tag, a module pseudo-version, or "devel"
+	GitCommit string // the VCS revision, "-dirty" when built from a modified tree; "unknown" without VCS information
+	GoVersion string // the toolchain that built it: "go1.26.8"
+}
+
+// Build describes this binary; main sets it before New.
+var Build = BuildInfo{Version: "devel", GitCommit: "unknown", GoVersion: runtime.Version()}
 
 // connInfo is one connection in /connz.
 type connInfo struct {
@@ -62,12 +70,21 @@ type connInfo struct {
 	BytesIn      uint64    `json:"bytes_in"`
 	BytesOut     uint64    `json:"bytes_out"`
 	PendingBytes int64     `json:"pending_bytes"` // how far behind the head of its loop's log it is
+	Uptime       string    `json:"uptime"`        // since it connected, a duration ("1m30s")
+	Idle         string    `json:"idle"`          // since it last sent anything (what --idle-timeout counts)
 }
 
-// info reads cl's figures. Runs on cl's loop.
-func (cl *client) info() connInfo {
+// info reads cl's figures as they are at now. Runs on cl's loop.
+func (cl *client) info(now time.Time) connInfo {
 	return connInfo{ID: cl.member.ID, Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
-		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag()}
+		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag(),
+		Uptime: jsonDuration(now.Sub(cl.opened)), Idle: jsonDuration(now.Sub(time.Unix(0, cl.lastRead)))}
+}
+
+// jsonDuration is how the control plane writes a duration: a string in
+// the flags' own syntax, to the millisecond ("1m30.25s"); never negative.
+func jsonDuration(d time.Duration) string {
+	return max(d, 0).Round(time.Millisecond).String()
 }
 
 // connzSorts are the sort keys of GET /connz; counters sort descending.
@@ -86,6 +103,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /connz/{id}", s.control(s.handleConn, s.cfg.AdminReads))
 	mux.Handle("DELETE /connz/{id}", s.control(s.handleKick, true))
 	mux.Handle("GET /varz", s.control(s.handleVarz, false))
+	// Any other method: a JSON 405 (net/http's own is plain text).
+	mux.Handle("/connz", methodNotAllowed("GET"))
+	mux.Handle("/connz/{id}", methodNotAllowed("GET, DELETE"))
+	mux.Handle("/varz", methodNotAllowed("GET"))
+}
+
+// methodNotAllowed answers a method the endpoint does not take, in JSON
+// like every other control-plane error, with the methods it does take.
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "%s is not allowed here; use %s", sanitize(r.Method), allow)
+	})
 }
 
 // control bounds a control endpoint: at most controlInflight at once (429
@@ -116,7 +146,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client may have gone, or the write deadline passed; nothing to do about it
+	enc.SetEscapeHTML(false) // JSON for programs and people, not for a page: "<token>" stays "<token>"
+	_ = enc.Encode(v)        // the client may have gone, or the write deadline passed; nothing to do about it
 }
 
 func writeError(w http.ResponseWriter, status int, format string, args ...any) {
@@ -188,7 +219,7 @@ func (s *Server) handleConnz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := map[string]any{"now": time.Now().UTC(), "total": total, "offset": q.offset, "limit": q.limit,
-		"sort": q.sortBy, "connections": page}
+		"sort": q.sortBy, "num_connections": len(page), "connections": page}
 	if q.after > 0 {
 		answer["after"] = q.after
 	}
@@ -209,6 +240,7 @@ func (s *Server) gatherConnz(ctx context.Context, q connzQuery) (int, []connInfo
 	}
 	keep := &connzHeap{order: func(a, b connInfo) int { return cmp.Or(q.order(a, b), cmp.Compare(a.ID, b.ID)) },
 		max: q.offset + q.limit}
+	now := time.Now()
 	walk := s.fan.Walk()
 	got := make([][]connInfo, len(s.fan.Hubs())) // per hub, filled on its loop between Next calls
 	total := 0
@@ -216,7 +248,7 @@ func (s *Server) gatherConnz(ctx context.Context, q connzQuery) (int, []connInfo
 		var err error
 		more, err = walk.Next(ctx, connzSlice, func(hub int, m *shard.Member) {
 			if cl, ok := m.Value.(*client); ok && cl.reason == ReasonNone && m.ID > q.after {
-				got[hub] = append(got[hub], cl.info())
+				got[hub] = append(got[hub], cl.info(now))
 			}
 		})
 		if err != nil {
@@ -291,7 +323,7 @@ func (s *Server) handleConn(w http.ResponseWriter, r *http.Request) {
 	got := make(chan connInfo, 1)
 	found, err := s.fan.Visit(ctx, id, func(m *shard.Member) {
 		if cl, ok := m.Value.(*client); ok && cl.reason == ReasonNone {
-			got <- cl.info()
+			got <- cl.info(time.Now())
 		}
 	})
 	switch {
@@ -380,10 +412,12 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleVarz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snapshot()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":        Version,
+		"version":        Build.Version,
+		"git_commit":     Build.GitCommit,
+		"go":             Build.GoVersion,
 		"now":            time.Now().UTC(),
 		"start":          s.started.UTC(),
-		"uptime":         time.Since(s.started).Round(time.Second).String(),
+		"uptime":         time.Since(s.started).Round(time.Second).String(), // durations are strings, as the flags write them
 		"node":           s.cfg.Node,
 		"config":         varzConfig(s.cfg),
 		"connections":    snap.Open,

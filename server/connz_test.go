@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // control sends one request to s's control plane and returns the status
@@ -148,5 +149,78 @@ func TestKick(t *testing.T) {
 	cs[0].send("after\n")
 	if got := cs[2].mustReadLine(); !strings.HasSuffix(got, ":after") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestControlJSON: the control plane's JSON follows NATS monitoring's
+// conventions: snake_case keys (the configuration keyed by flag),
+// durations as strings in the flags' syntax, the build split into
+// version, commit and Go version, a count beside the /connz page, uptime
+// and idle time per connection, errors (405 included) in JSON with "<>"
+// left as they are.
+func TestControlJSON(t *testing.T) {
+	s, _ := startServer(t, Config{MetricsAddr: "127.0.0.1:0", AdminToken: "s3cret"})
+	cs := []*testClient{dial(t, s), dial(t, s)}
+	waitOpen(t, s, 2)
+	idsOf(t, cs)
+
+	_, v := control(t, s, "GET", "/connz?limit=1", "")
+	conns, _ := v["connections"].([]any)
+	if num(v["num_connections"]) != 1 || len(conns) != 1 || num(v["total"]) != 2 {
+		t.Fatalf("GET /connz: num_connections %v, %d connections", v["num_connections"], len(conns))
+	}
+	for _, key := range []string{"uptime", "idle"} {
+		d, err := time.ParseDuration(fmt.Sprint(conns[0].(map[string]any)[key]))
+		if err != nil || d < 0 {
+			t.Errorf("connection %s = %v: %v", key, conns[0].(map[string]any)[key], err)
+		}
+	}
+
+	_, v = control(t, s, "GET", "/varz", "")
+	for _, key := range []string{"version", "git_commit", "go"} {
+		if str, _ := v[key].(string); str == "" {
+			t.Errorf("/varz %s = %v", key, v[key])
+		}
+	}
+	cfg, _ := v["config"].(map[string]any)
+	for key := range cfg {
+		if key != strings.ToLower(key) || strings.Contains(key, "-") {
+			t.Errorf("/varz config key %q is not snake_case", key)
+		}
+	}
+	if cfg["write_deadline"] != "10s" || cfg["max_conns_per_ip"] == nil || cfg["admin_token"] != nil {
+		t.Errorf("/varz config: write_deadline %v, max_conns_per_ip %v, admin_token %v",
+			cfg["write_deadline"], cfg["max_conns_per_ip"], cfg["admin_token"])
+	}
+
+	for _, tc := range []struct {
+		method, path, allow string
+	}{
+		{method: "POST", path: "/connz", allow: "GET"},
+		{method: "PUT", path: "/connz/1", allow: "GET, DELETE"},
+		{method: "POST", path: "/varz", allow: "GET"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+s.MetricsAddr().String()+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e map[string]string
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tc.allow || json.Unmarshal(body, &e) != nil || e["error"] == "" {
+			t.Errorf("%s %s: %d, Allow %q, %q; want a JSON 405", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+	}
+
+	req, _ := http.NewRequest("DELETE", "http://"+s.MetricsAddr().String()+"/connz/1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(body), "Bearer <admin token>") {
+		t.Errorf("401 body %q: want <> unescaped", body)
 	}
 }

@@ -2,6 +2,14 @@
 // frames each client's bytes into lines and hands them to the shard
 // fan-out, fed by listeners of its own (listen.go, accept.go).
 //
+// It owns its configuration: Config, its defaults, the `fanout serve`
+// flags that fill it (RegisterFlags, flags.go: every flag name is spelt
+// once, as a flagName constant) and Validate, one check per area
+// (listeners, PROXY, limits, the control listener, cluster), whose
+// ConfigErrors name flags only through those constants. main adds its own
+// flags (logging, --ready-file) and the FANOUT_* variables. The node-number
+// limit and the --cluster URL check belong to cluster (MaxNode, CheckURLs).
+//
 // Concurrency rule: gnet calls the handler's OnOpen, OnTraffic and OnClose
 // for a connection on that connection's event loop, and every per-connection
 // field (the client struct and its shard.Member) is touched only there.

@@ -35,12 +35,12 @@ func resolveMaxConns(cfg *Config, listeners int) error {
 	room, limit := fileRoom(*cfg, listeners)
 	switch {
 	case room < 1:
-		return bad("--max-conns", "the open-file limit (%d) leaves no room for connections: the server keeps %d descriptors for itself; "+
+		return bad(flagMaxConns, "the open-file limit (%d) leaves no room for connections: the server keeps %d descriptors for itself; "+
 			"raise the limit (ulimit -n, LimitNOFILE)", limit, fdReserve(*cfg, listeners))
 	case cfg.MaxConns == 0:
 		cfg.MaxConns = room
 	case cfg.MaxConns > room:
-		return bad("--max-conns", "%d connections do not fit the open-file limit of %d: the server keeps %d descriptors for itself, "+
+		return bad(flagMaxConns, "%d connections do not fit the open-file limit of %d: the server keeps %d descriptors for itself, "+
 			"so at most %d; raise the limit (ulimit -n, LimitNOFILE) or lower --max-conns",
 			cfg.MaxConns, limit, fdReserve(*cfg, listeners), room)
 	}

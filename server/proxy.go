@@ -119,19 +119,17 @@ func headerSweepPeriod(timeout time.Duration) time.Duration {
 }
 
 // sweepHeaders closes connections whose PROXY header is late, until
-// stopSweep closes. It only hands each loop with waiting connections a
+// stop closes. It only hands each loop with waiting connections a
 // task; the loops do the rest.
 func (s *Server) sweepHeaders() {
-	defer close(s.headerSweepDone)
 	if s.kind == allDirect {
-		<-s.stopSweep
 		return
 	}
 	t := time.NewTicker(headerSweepPeriod(s.cfg.ProxyHeaderTimeout))
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopSweep:
+		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.loopsMu.Lock()

@@ -30,10 +30,9 @@ func (s *Server) sampleRates() {
 	s.rates.add(rateSample{at: time.Now(), linesIn: st.Frames, deliveries: st.Deliveries, bytesIn: bytesIn, bytesOut: st.BytesOut})
 }
 
-// reclaimMemory runs until stopSweep closes; it also samples /varz's
+// reclaimMemory runs until stop closes; it also samples /varz's
 // rates and reports suppressed log lines once a second. Runs on its own goroutine.
 func (s *Server) reclaimMemory() {
-	defer close(s.reclaimed)
 	t := time.NewTicker(reclaimEvery)
 	defer t.Stop()
 	var (
@@ -43,7 +42,7 @@ func (s *Server) reclaimMemory() {
 	)
 	for {
 		select {
-		case <-s.stopSweep:
+		case <-s.stop:
 			return
 		case <-t.C:
 		}

@@ -1,12 +1,13 @@
 package server
 
 import (
-	"encoding/json"
+	"flag"
 	"log"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // Secrets never leave the process: no token, password or key (nor the
@@ -29,27 +30,34 @@ func secretField(name string) bool {
 	return false
 }
 
-// varzConfig is cfg as /varz shows it: every secret field that is set
-// replaced by "[redacted]", the cluster URLs without user information.
+// varzConfig is cfg as /varz shows it, keyed by flag, snake_case
+// (--max-conns-per-ip: "max_conns_per_ip"), as NATS's /varz does: every
+// registered flag with its effective value, so a flag added to
+// RegisterFlags shows up by itself. Durations are strings in the flags'
+// own syntax ("10s"), permission bits octal ("0660"). Every secret setting
+// that is set is "[redacted]" (the admin token is left out altogether),
+// the cluster URLs are shown without user information.
 func varzConfig(cfg Config) map[string]any {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return map[string]any{"error": "cannot show the configuration"}
-	}
-	var m map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return map[string]any{"error": "cannot show the configuration"}
-	}
-	for k, v := range m {
-		if secretField(k) && v != "" && v != nil {
-			m[k] = redacted
+	fs := flag.NewFlagSet("varz", flag.ContinueOnError)
+	RegisterFlags(fs, &cfg)
+	m := map[string]any{}
+	fs.VisitAll(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || flagName(f.Name) == flagAdminToken {
+			return // a removed flag holds nothing; the token is never named
 		}
-	}
-	if u, ok := m["ClusterURLs"].(string); ok {
-		m["ClusterURLs"] = redactURLs(u)
-	}
+		v := g.Get()
+		switch {
+		case flagName(f.Name) == flagCluster:
+			v = redactURLs(cfg.ClusterURLs)
+		case secretField(flagFieldName(f.Name)) && f.Value.String() != "":
+			v = redacted
+		}
+		if d, ok := v.(time.Duration); ok {
+			v = d.String()
+		}
+		m[strings.ReplaceAll(f.Name, "-", "_")] = v
+	})
 	return m
 }
 

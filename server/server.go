@@ -71,10 +71,8 @@ type Server struct {
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
 
-	stopSweep       chan struct{} // closes the idle and header sweepers and the memory reclaimer
-	sweepDone       chan struct{}
-	headerSweepDone chan struct{}
-	reclaimed       chan struct{} // closed when the reclaimer ends
+	stop       chan struct{}  // closed by Shutdown: ends the background goroutines
+	background sync.WaitGroup // the idle and header sweepers and the memory reclaimer
 
 	draining atomic.Bool // refuse new connections and new lines
 	stopping atomic.Bool // the engine is closing every connection
@@ -113,36 +111,33 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	ids, err := snowflake.NewNode(cfg.Node)
 	if err != nil {
-		return nil, bad("--node", "%v", err)
+		return nil, bad(flagNode, "%v", err)
 	}
 	s := &Server{
-		cfg:             cfg,
-		specs:           specs,
-		log:             log,
-		ids:             ids,
-		perIP:           newIPLimiter(cfg.MaxConnsPerIP),
-		proxyFrom:       proxyFrom,
-		headerSweepDone: make(chan struct{}),
-		burst:           float64(cfg.burst()),
-		enrollSem:       make(chan struct{}, enrollSlots),
-		stopAccept:      make(chan struct{}),
-		died:            make(chan struct{}),
-		logLimits:       newLogLimiters(),
-		controlSem:      make(chan struct{}, controlInflight),
-		gatherLock:      make(chan struct{}, 1),
-		loops:           make(map[gnet.EventLoop]*loopStats),
-		stopSweep:       make(chan struct{}),
-		sweepDone:       make(chan struct{}),
-		reclaimed:       make(chan struct{}),
-		rates:           &rateWindow{},
+		cfg:        cfg,
+		specs:      specs,
+		log:        log,
+		ids:        ids,
+		perIP:      newIPLimiter(cfg.MaxConnsPerIP),
+		proxyFrom:  proxyFrom,
+		burst:      float64(cfg.burst()),
+		enrollSem:  make(chan struct{}, enrollSlots),
+		stopAccept: make(chan struct{}),
+		died:       make(chan struct{}),
+		logLimits:  newLogLimiters(),
+		controlSem: make(chan struct{}, controlInflight),
+		gatherLock: make(chan struct{}, 1),
+		loops:      make(map[gnet.EventLoop]*loopStats),
+		stop:       make(chan struct{}),
+		rates:      &rateWindow{},
 	}
 	if cfg.AdminTokenFile != "" {
 		b, err := os.ReadFile(cfg.AdminTokenFile)
 		if err != nil {
-			return nil, bad("--admin-token-file", "%v", err)
+			return nil, bad(flagAdminTokenFile, "%v", err)
 		}
 		if s.adminToken = strings.TrimSpace(string(b)); s.adminToken == "" {
-			return nil, bad("--admin-token-file", "%s is empty", cfg.AdminTokenFile)
+			return nil, bad(flagAdminTokenFile, "%s is empty", cfg.AdminTokenFile)
 		}
 	} else {
 		s.adminToken = cfg.AdminToken
@@ -188,22 +183,21 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) Config() Config { return s.cfg }
 
 // Start listens and returns once the event loops run and the listeners
-// accept, or with the error that kept them from starting.
-func (s *Server) Start() error {
+// accept, or with the error that kept them from starting; then it has
+// released what it took (rollback).
+func (s *Server) Start() (err error) {
 	s.started = time.Now()
+	defer func() {
+		if err != nil {
+			s.rollback()
+		}
+	}()
 	if err := s.joinCluster(); err != nil {
-		s.closeWaiter()
 		return err
-	}
-	undo := func() {
-		_ = s.closeListeners()
-		s.leaveCluster()
-		s.closeWaiter()
 	}
 	for _, spec := range s.specs {
 		l, err := listen(spec, s.cfg)
 		if err != nil {
-			undo()
 			return fmt.Errorf("server: %w", err)
 		}
 		s.listeners = append(s.listeners, l)
@@ -218,14 +212,10 @@ func (s *Server) Start() error {
 		err = cli.Start()
 	}
 	if err != nil {
-		undo()
 		return fmt.Errorf("server: start the event loops: %w", err)
 	}
 	s.cli = cli
 	if err := s.afterBoot(); err != nil {
-		s.stopping.Store(true)
-		_ = cli.Stop()
-		undo()
 		return fmt.Errorf("server: %w", err)
 	}
 	s.running.Store(true)
@@ -234,6 +224,19 @@ func (s *Server) Start() error {
 		go s.acceptLoop(l)
 	}
 	return nil
+}
+
+// rollback releases, newest first, what a failed Start took: the event
+// loops (once they run), the listeners, the cluster bridge and the write
+// waiter. Each step does nothing when its part was never set up.
+func (s *Server) rollback() {
+	if s.cli != nil {
+		s.stopping.Store(true)
+		_ = s.cli.Stop()
+	}
+	_ = s.closeListeners()
+	s.leaveCluster()
+	s.closeWaiter()
 }
 
 // joinCluster connects to the NATS domain when configured; it fails when
@@ -295,9 +298,9 @@ func (s *Server) afterBoot() error {
 				"bind it to a private address or set --admin-reads", "metrics_addr", web.Addr().String(), "pprof", s.cfg.Pprof)
 		}
 	}
-	go s.sweepIdle()
-	go s.sweepHeaders()
-	go s.reclaimMemory()
+	s.background.Go(s.sweepIdle)
+	s.background.Go(s.sweepHeaders)
+	s.background.Go(s.reclaimMemory)
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
 		"max_lag", s.cfg.MaxLag, "slow_reader", s.cfg.SlowReader,
@@ -471,18 +474,16 @@ func (s *Server) snapshot() metrics.Snapshot {
 }
 
 // sweepIdle closes connections silent for the idle timeout, checking a few
-// times per timeout on each loop. It ends when stopSweep closes.
+// times per timeout on each loop. It ends when stop closes.
 func (s *Server) sweepIdle() {
-	defer close(s.sweepDone)
 	if s.cfg.IdleTimeout <= 0 {
-		<-s.stopSweep
 		return
 	}
 	t := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopSweep:
+		case <-s.stop:
 			return
 		case <-t.C:
 			now := time.Now().UnixNano()
@@ -537,10 +538,8 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 	}
 	s.draining.Store(true)
 	sum := Summary{Uptime: time.Since(s.started)}
-	close(s.stopSweep)
-	<-s.sweepDone
-	<-s.headerSweepDone
-	<-s.reclaimed
+	close(s.stop)
+	s.background.Wait()
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	_, sum.Drained = s.drain(drainCtx)

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +158,35 @@ func TestShutdownIsIdempotent(t *testing.T) {
 		s, err := New(Config{Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("start failed late", func(t *testing.T) {
+		// The metrics listener is the last thing Start sets up: by then the
+		// listeners and the event loops run, and the one rollback must
+		// release them all (TestMain checks no goroutine is left).
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = busy.Close() })
+		sock := filepath.Join(t.TempDir(), "fanout.sock")
+		s, err := New(Config{Addr: "127.0.0.1:0,unix://" + sock, MetricsAddr: busy.Addr().String()}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err == nil {
+			t.Fatal("started with its metrics address in use")
+		}
+		again, err := net.Listen("tcp", s.addrs[0].String())
+		if err != nil {
+			t.Fatalf("the client listener was not released: %v", err)
+		}
+		_ = again.Close()
+		if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+			t.Fatalf("the unix socket was left behind: %v", err)
 		}
 		if _, err := s.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
