@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/internal/flagtext"
 	"github.com/fanout/fanout/internal/sysutil"
 )
 
@@ -66,9 +67,9 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
 	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
 	fs.IntVar(&w.Size, "size", w.Size, fmt.Sprintf("payload bytes per line (at least %d)", MinPayloadSize))
-	fs.DurationVar(&w.Duration, "duration", w.Duration, "measured sending time")
-	fs.DurationVar(&w.Warmup, "warmup", w.Warmup, "sending time before the measured window (not counted)")
-	fs.DurationVar(&w.Drain, "drain", w.Drain, "how long to wait for in-flight lines after sending stops (0 = 10s)")
+	flagtext.DurationVar(fs, &w.Duration, "duration", w.Duration, "measured sending time")
+	flagtext.DurationVar(fs, &w.Warmup, "warmup", w.Warmup, "sending time before the measured window (not counted)")
+	flagtext.DurationVar(fs, &w.Drain, "drain", w.Drain, "how long to wait for in-flight lines after sending stops (0 = 10s)")
 	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", w.ConnectConcurrency, "dials in flight at once (0 = 64)")
 	fs.IntVar(&w.Window, "window", w.Window, "unpaced: lines each sender may have in flight (0 = 100)")
 	fs.IntVar(&w.ReadBuffer, "read-buf", w.ReadBuffer, "bytes per read syscall (0 = 262144)")
@@ -76,7 +77,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
 	fs.StringVar(&w.Proxy, "proxy-protocol", w.Proxy, "begin every connection with a PROXY header, v1 or v2, as a TLS terminator would; a fanout it starts gets --proxy-protocol (empty = none)")
-	fs.DurationVar(&w.After, "after", w.After, "probe a lone line's latency on the idle server before the load; after the clients leave, wait this long, report the server's RSS and probe again")
+	flagtext.DurationVar(fs, &w.After, "after", w.After, "probe a lone line's latency on the idle server before the load; after the clients leave, wait this long, report the server's RSS and probe again")
 	fs.IntVar(&w.SlowReaders, "slow-readers", w.SlowReaders, "the last N receiving clients read at most --slow-read-rate each (paced, never faster); reported apart")
 	fs.Float64Var(&w.SlowReadRate, "slow-read-rate", w.SlowReadRate, "bytes/s each slow reader reads (0 = 1000000)")
 	fs.BoolVar(&w.CloseWrite, "close-write", w.CloseWrite, "after its --burst each sender shuts its sending side, as `cat file | nc -N` does")
@@ -130,14 +131,14 @@ func parseOptions(args []string) (*options, Scenario, error) {
 	var probe Scenario
 	fs := newFlagSet(&o, &probe)
 	if err := fs.Parse(args); err != nil {
-		return nil, Scenario{}, flagError(fs, err)
+		return nil, Scenario{}, flagtext.Dashed(fs, err)
 	}
 	sc, err := ScenarioByName(o.scenario)
 	if err != nil {
 		return nil, Scenario{}, fmt.Errorf("--scenario: %w", err)
 	}
 	if err := newFlagSet(&o, &sc).Parse(args); err != nil {
-		return nil, Scenario{}, flagError(fs, err) // cannot happen: the same args parsed above
+		return nil, Scenario{}, flagtext.Dashed(fs, err) // cannot happen: the same args parsed above
 	}
 	if err := o.validate(&sc); err != nil {
 		return nil, Scenario{}, err

@@ -18,8 +18,8 @@ func TestBadOptionsExit2(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "unknown flag", args: []string{"--bogus"}, wantMsg: "--bogus"},
-		{name: "bad number", args: []string{"--clients", "lots"}, wantMsg: `invalid value "lots" for flag --clients`},
-		{name: "duration without a unit", args: []string{"--duration", "10"}, wantMsg: "--duration: parse error (a duration needs a unit"},
+		{name: "bad number", args: []string{"--clients", "lots"}, wantMsg: `invalid value "lots" for --clients: want a whole number`},
+		{name: "duration without a unit", args: []string{"--duration", "10"}, wantMsg: `invalid value "10" for --duration: a duration needs a unit, e.g. 10s`},
 		{name: "unknown scenario", args: []string{"--scenario", "nope"}, wantMsg: "--scenario"},
 		{name: "no runs", args: []string{"--runs", "0"}, wantMsg: "--runs"},
 		{name: "compare with addr", args: []string{"--compare", "--addr", "127.0.0.1:1"}, wantMsg: "--compare"},
