@@ -63,7 +63,7 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	case "serve":
 		return serve(args[1:], stderr, getenv)
 	case "bench":
-		bench.Version = versionString()
+		bench.Build = buildInfo()
 		return bench.Main(args[1:], stdout, stderr)
 	case "baseline":
 		return baseline(args[1:], stderr)

@@ -7,15 +7,18 @@ import (
 	"runtime"
 
 	"github.com/fanout/fanout/internal/sysutil"
+	"github.com/fanout/fanout/server"
 )
 
-// Version is the fanout build that runs the harness, as `fanout version`
-// says it ("fanout v… (commit …, go…)"); main sets it.
-var Version = "fanout devel"
+// Build is the fanout build that runs the harness, as /varz and `fanout
+// version` give it; main sets it.
+var Build = server.BuildInfo{Version: "devel", GitCommit: "unknown", GoVersion: runtime.Version()}
 
 // Machine says what a run was measured with and where.
 type Machine struct {
 	FanoutVersion string `json:"fanout_version"`       // the harness's build: the server's too, but with --server-bin or --addr
+	GitCommit     string `json:"git_commit"`           // of that build
+	GoVersion     string `json:"go"`                   // the toolchain that built it
 	ServerBinary  string `json:"server_bin,omitempty"` // --server-bin: the server's build instead
 	Host          string `json:"host"`                 // the generator's host name
 	OS            string `json:"os"`                   // GOOS/GOARCH
@@ -26,7 +29,7 @@ type Machine struct {
 // machine describes this run of the harness against t.
 func machine(t Target, local bool) Machine {
 	host, _ := os.Hostname()
-	return Machine{FanoutVersion: Version, ServerBinary: ServerBinary, Host: host,
+	return Machine{FanoutVersion: Build.Version, GitCommit: Build.GitCommit, GoVersion: Build.GoVersion, ServerBinary: ServerBinary, Host: host,
 		OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), SharedCPUs: local && shareCPUs(t)}
 }
 
@@ -83,7 +86,7 @@ func sharedCPUsWarning(m Machine) string {
 
 // describeMachine is the table's line about where it was measured.
 func describeMachine(m Machine) string {
-	s := fmt.Sprintf("measured on %s (%s, %d CPUs) by %s", m.Host, m.OS, m.CPUs, m.FanoutVersion)
+	s := fmt.Sprintf("measured on %s (%s, %d CPUs) by fanout %s (commit %s, %s)", m.Host, m.OS, m.CPUs, m.FanoutVersion, m.GitCommit, m.GoVersion)
 	if m.ServerBinary != "" {
 		s += ", server " + m.ServerBinary
 	}

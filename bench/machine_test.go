@@ -14,7 +14,7 @@ import (
 func TestMachineSaysWhereAndWarns(t *testing.T) {
 	host, _ := os.Hostname()
 	m := machine(Target{PIDs: []int{os.Getpid()}}, true)
-	if m.Host != host || m.CPUs != runtime.NumCPU() || m.FanoutVersion != Version || !m.SharedCPUs {
+	if m.Host != host || m.CPUs != runtime.NumCPU() || m.FanoutVersion != Build.Version || m.GoVersion != Build.GoVersion || !m.SharedCPUs {
 		t.Errorf("machine %+v", m)
 	}
 	if !strings.Contains(describeMachine(m), "warning: the server and this load generator share CPUs") {
