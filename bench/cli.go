@@ -496,8 +496,16 @@ func describe(sc Scenario) string {
 	} else {
 		fmt.Fprintf(&b, "scenario %s, changed by flags:\n", sc.Name)
 	}
-	fmt.Fprintf(&b, "clients %d, senders %d, %g lines sent/s in total (0 = unpaced; %g deliveries/s asked), size %d B, %s measured after %s warm-up",
-		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	switch {
+	case sc.Senders == 0:
+		fmt.Fprintf(&b, "clients %d, no senders, %s measured", sc.Clients, sc.Duration)
+	case sc.Rate == 0:
+		fmt.Fprintf(&b, "clients %d, senders %d, unpaced, size %d B, %s measured after %s warm-up",
+			sc.Clients, sc.Senders, max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	default:
+		fmt.Fprintf(&b, "clients %d, senders %d, %g lines sent/s in total (%g deliveries/s asked), size %d B, %s measured after %s warm-up",
+			sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	}
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
 		if sc.CloseWrite {
