@@ -6,8 +6,9 @@
 //	fanout version         print version information (also --version)
 //
 // main owns the command line: subcommands, parsing (flags, then FANOUT_*
-// variables), the messages a bad one gets (flags spelt --name, durations
-// that need a unit), logging, signals and the ready file. The serve flags
+// variables), the messages a bad one gets (worded by internal/flagtext:
+// flags spelt --name, durations that need a unit), logging, signals and
+// the ready file. The serve flags
 // themselves belong to server (server.RegisterFlags), bench's to bench.
 package main
 
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/bench"
+	"github.com/fanout/fanout/internal/flagtext"
 	"github.com/fanout/fanout/internal/sysutil"
 	"github.com/fanout/fanout/server"
 )
@@ -61,6 +63,7 @@ func runWithEnv(args []string, stdout, stderr io.Writer, getenv func(string) str
 	case "serve":
 		return serve(args[1:], stderr, getenv)
 	case "bench":
+		bench.Build = buildInfo()
 		return bench.Main(args[1:], stdout, stderr)
 	case "baseline":
 		return baseline(args[1:], stderr)
@@ -103,7 +106,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 // It returns the flags that came from the environment.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]bool, error) {
 	if err := fs.Parse(args); err != nil {
-		return nil, dashed(fs, err)
+		return nil, flagtext.Dashed(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -120,7 +123,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (ma
 		if v := getenv(name); v != "" {
 			fromEnv["--"+f.Name] = true
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, explain(f, e))
+				err = fmt.Errorf("invalid value %q for %s (--%s): %v", v, name, f.Name, flagtext.Explain(f, e))
 			}
 		}
 	})
@@ -140,88 +143,6 @@ func unknownEnv(fs *flag.FlagSet, environ []string) []string {
 		}
 	}
 	return unknown
-}
-
-// dashed rewrites the flag package's parse errors to spell flags as the
-// docs do, --max-line rather than -max-line, and to say what a value
-// should look like rather than "parse error". The flag package's messages
-// are fixed formats; one it does not know is returned as it is.
-func dashed(fs *flag.FlagSet, err error) error {
-	msg := err.Error()
-	for _, f := range []struct{ prefix, format string }{
-		{prefix: "flag provided but not defined: -", format: "unknown flag --%s"},
-		{prefix: "flag needs an argument: -", format: "--%s needs a value"},
-	} {
-		if name, ok := strings.CutPrefix(msg, f.prefix); ok {
-			return fmt.Errorf(f.format, name)
-		}
-	}
-	// invalid value "x" for flag -name: why / invalid boolean value "x" for -name: why
-	for _, sep := range []string{" for flag -", " for -"} {
-		if head, tail, ok := strings.Cut(msg, sep); ok && strings.HasPrefix(head, "invalid ") {
-			if name, why, ok := strings.Cut(tail, ": "); ok && why == "parse error" && fs.Lookup(name) != nil {
-				tail = name + ": " + explain(fs.Lookup(name), errors.New(why)).Error()
-			}
-			return wrapped{msg: head + " for --" + tail, err: err}
-		}
-	}
-	return err
-}
-
-// explain replaces the flag package's "parse error" for f's value with
-// what the value should look like.
-func explain(f *flag.Flag, err error) error {
-	if err.Error() != "parse error" {
-		return err
-	}
-	switch kind, _ := flag.UnquoteUsage(f); kind {
-	case "int", "uint":
-		return errors.New("want a whole number")
-	case "float":
-		return errors.New("want a number")
-	case "":
-		return errors.New("want true or false")
-	}
-	return err
-}
-
-// wrapped is an error with a message of its own that still unwraps to
-// the original (flag.ErrHelp must stay recognisable).
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (w wrapped) Error() string { return w.msg }
-func (w wrapped) Unwrap() error { return w.err }
-
-// printFlags lists fs's flags as `fanout <command> -h` shows them: spelt
-// --name, with their kind and default (what flag.PrintDefaults prints,
-// with the dashes of the docs, and "duration" for a duration of any type).
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		kind, usage := flag.UnquoteUsage(f)
-		if g, ok := f.Value.(flag.Getter); ok {
-			if _, ok := g.Get().(time.Duration); ok {
-				kind = "duration"
-			}
-		}
-		fmt.Fprintf(w, "  --%s", f.Name)
-		if kind != "" {
-			fmt.Fprintf(w, " %s", kind)
-		}
-		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
-		switch f.DefValue {
-		case "", "0", "0s", "false":
-		default:
-			if kind == "string" {
-				fmt.Fprintf(w, " (default %q)", f.DefValue)
-			} else {
-				fmt.Fprintf(w, " (default %s)", f.DefValue)
-			}
-		}
-		fmt.Fprintln(w)
-	})
 }
 
 func envName(flagName string) string {
@@ -253,7 +174,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: fanout serve [flags]  (each flag also reads FANOUT_<FLAG>, e.g. FANOUT_MAX_LINE)")
-			printFlags(stderr, fs)
+			flagtext.PrintFlags(stderr, fs, false)
 			return 0
 		}
 		fmt.Fprintf(stderr, "fanout serve: %v\n", err)
@@ -390,10 +311,10 @@ func baseline(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: fanout baseline [flags]  (the naive reference server the benchmarks compare with)")
-			printFlags(stderr, fs)
+			flagtext.PrintFlags(stderr, fs, false)
 			return 0
 		}
-		fmt.Fprintf(stderr, "fanout baseline: %v\n", dashed(fs, err))
+		fmt.Fprintf(stderr, "fanout baseline: %v\n", flagtext.Dashed(fs, err))
 		return 2
 	}
 	if fs.NArg() > 0 {

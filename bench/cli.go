@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/cluster"
+	"github.com/fanout/fanout/internal/flagtext"
 	"github.com/fanout/fanout/internal/sysutil"
 )
 
@@ -28,6 +29,8 @@ type options struct {
 	runs       int
 	jsonOut    bool
 	serverArgs string
+	serverBin  string // ServerBinary, once the flags are valid
+	serverLog  string // ServerLog, once the flags are valid
 	cluster    string
 	workers    int
 	report     string
@@ -42,7 +45,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	w := &sc.Workload
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.scenario, "scenario", "saturate", "preset: "+scenarioNames()+" (the flags below override it)")
+	fs.StringVar(&o.scenario, "scenario", defaultScenario, "preset: "+scenarioNames()+" (the flags below override it)")
 	fs.StringVar(&o.addrs, "addr", "", "drive the server(s) at host:port[,host:port…] instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "with --addr: the server's PID, for its CPU and RSS from /proc")
 	fs.BoolVar(&o.baseline, "baseline", false, "drive the naive baseline server instead of fanout")
@@ -56,17 +59,17 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.StringVar(&o.cluster, "cluster", "", "join the nodes through this existing NATS instead: nats://host:4222[,nats://…]")
 	fs.IntVar(&o.workers, "workers", 0, fmt.Sprintf("load generator processes (0 = as many as the clients need, at most %d clients each)", maxClientsPerWorker))
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the fanout server it starts, e.g. \"--coalesce 0\"")
-	fs.StringVar(&ServerBinary, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
-	fs.StringVar(&ServerLog, "server-log", "", "append the log of every server it starts to this file (e.g. the close reasons of cut clients; see --server-args \"--log-level debug\")")
-	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax)")
-	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15")
+	fs.StringVar(&o.serverBin, "server-bin", "", "start this fanout binary as the server instead of this one (compare two builds)")
+	fs.StringVar(&o.serverLog, "server-log", "", "append the log of every server it starts to this file (e.g. the close reasons of cut clients; see --server-args \"--log-level debug\")")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the server process(es) to these CPUs, e.g. 0-3 (taskset's list syntax; Linux only)")
+	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin this load generator to these CPUs, e.g. 4-15 (Linux only)")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "connections")
 	fs.IntVar(&w.Senders, "senders", w.Senders, "how many of the connections send")
 	fs.Float64Var(&w.Rate, "rate", w.Rate, "lines/s in total, paced evenly (0 = as fast as the server takes them)")
 	fs.IntVar(&w.Size, "size", w.Size, fmt.Sprintf("payload bytes per line (at least %d)", MinPayloadSize))
-	fs.DurationVar(&w.Duration, "duration", w.Duration, "measured sending time")
-	fs.DurationVar(&w.Warmup, "warmup", w.Warmup, "sending time before the measured window (not counted)")
-	fs.DurationVar(&w.Drain, "drain", w.Drain, "how long to wait for in-flight lines after sending stops (0 = 10s)")
+	flagtext.DurationVar(fs, &w.Duration, "duration", w.Duration, "measured sending time")
+	flagtext.DurationVar(fs, &w.Warmup, "warmup", w.Warmup, "sending time before the measured window (not counted)")
+	flagtext.DurationVar(fs, &w.Drain, "drain", w.Drain, "how long to wait for in-flight lines after sending stops (0 = 10s)")
 	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", w.ConnectConcurrency, "dials in flight at once (0 = 64)")
 	fs.IntVar(&w.Window, "window", w.Window, "unpaced: lines each sender may have in flight (0 = 100)")
 	fs.IntVar(&w.ReadBuffer, "read-buf", w.ReadBuffer, "bytes per read syscall (0 = 262144)")
@@ -74,124 +77,146 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
 	fs.StringVar(&w.Proxy, "proxy-protocol", w.Proxy, "begin every connection with a PROXY header, v1 or v2, as a TLS terminator would; a fanout it starts gets --proxy-protocol (empty = none)")
-	fs.DurationVar(&w.After, "after", w.After, "probe a lone line's latency on the idle server before the load; after the clients leave, wait this long, report the server's RSS and probe again")
+	flagtext.DurationVar(fs, &w.After, "after", w.After, "probe a lone line's latency on the idle server before the load; after the clients leave, wait this long, report the server's RSS and probe again")
 	fs.IntVar(&w.SlowReaders, "slow-readers", w.SlowReaders, "the last N receiving clients read at most --slow-read-rate each (paced, never faster); reported apart")
 	fs.Float64Var(&w.SlowReadRate, "slow-read-rate", w.SlowReadRate, "bytes/s each slow reader reads (0 = 1000000)")
 	fs.BoolVar(&w.CloseWrite, "close-write", w.CloseWrite, "after its --burst each sender shuts its sending side, as `cat file | nc -N` does")
 	return fs
 }
 
-// Main is the `fanout bench` subcommand; it returns the exit code. Run by
-// the harness as one of its children (roleEnv set), it plays that role.
+// defaultScenario is the preset a run without --scenario uses.
+const defaultScenario = "saturate"
+
+// Main is the `fanout bench` subcommand; it returns the exit code: 0, 1
+// when a run fails, 2 for bad flags. Run by the harness as one of its
+// children (roleEnv set), it plays that role.
 func Main(args []string, stdout, stderr io.Writer) int {
-	switch role := os.Getenv(roleEnv); role {
-	case "":
+	if role := os.Getenv(roleEnv); role != "" {
+		return runChild(role, args, stdout, stderr)
+	}
+	o, sc, err := parseOptions(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeUsage(stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 2
+	}
+	if err := o.run(sc, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runChild plays role, one of the children the harness starts.
+func runChild(role string, args []string, stdout, stderr io.Writer) int {
+	switch role {
 	case "worker":
 		return runWorker(os.Stdin, stdout, stderr)
 	case "nats":
 		return runNATSChild(args, os.Stdin, stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "fanout bench: unknown %s %q\n", roleEnv, role)
-		return 2
 	}
+	fmt.Fprintf(stderr, "fanout bench: unknown %s %q\n", roleEnv, role)
+	return 2
+}
+
+// parseOptions reads the command line in two passes: the first finds the
+// scenario, whose preset then gives the workload flags their defaults,
+// and the second lays the command line over them. It returns the options
+// and scenario once validate accepts them.
+func parseOptions(args []string) (*options, Scenario, error) {
 	var o options
-	// First pass: which scenario. Its preset then gives the workload flags
-	// their defaults, and the second pass lays the command line over them.
 	var probe Scenario
 	fs := newFlagSet(&o, &probe)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: fanout bench [flags]   (workload flags default to the scenario's preset)")
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 2
+		return nil, Scenario{}, flagtext.Dashed(fs, err)
 	}
 	sc, err := ScenarioByName(o.scenario)
 	if err != nil {
-		fmt.Fprintf(stderr, "fanout bench: --scenario: %v\n", err)
-		return 2
+		return nil, Scenario{}, fmt.Errorf("--scenario: %w", err)
 	}
 	if err := newFlagSet(&o, &sc).Parse(args); err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err) // cannot happen: the same args parsed above
-		return 2
+		return nil, Scenario{}, flagtext.Dashed(fs, err) // cannot happen: the same args parsed above
 	}
+	if err := o.validate(&sc); err != nil {
+		return nil, Scenario{}, err
+	}
+	return &o, sc, nil
+}
+
+// validate checks the flags against each other and against sc, the
+// scenario they chose, and applies the ones that reach beyond o (--cluster
+// into sc, --server-bin and --server-log into ServerBinary and ServerLog).
+// Every error names its flags as --x.
+func (o *options) validate(sc *Scenario) error {
 	if err := sc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 2
+		return err
 	}
-	if o.runs < 1 || (o.compare && (o.addrs != "" || o.baseline)) {
-		fmt.Fprintln(stderr, "fanout bench: --runs must be ≥ 1, and --compare starts its own servers (no --addr or --baseline)")
-		return 2
-	}
-	if sc.Proxy != "" && (o.baseline || o.compare) {
-		fmt.Fprintln(stderr, "fanout bench: --proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
-		return 2
-	}
-	if sc.Nodes < 1 || sc.NATSServers < 1 || (o.clustered(sc) && (o.addrs != "" || o.baseline || o.compare)) {
-		fmt.Fprintln(stderr, "fanout bench: --nodes and --nats-servers must be ≥ 1; with more than one, or --cluster, "+
-			"it starts fanout nodes itself (no --addr, --baseline or --compare)")
-		return 2
+	local := o.addrs == ""
+	switch {
+	case o.runs < 1:
+		return fmt.Errorf("--runs must be at least 1, got %d", o.runs)
+	case o.compare && (!local || o.baseline):
+		return errors.New("--compare starts its own servers: no --addr or --baseline")
+	case sc.Proxy != "" && (o.baseline || o.compare):
+		return errors.New("--proxy-protocol drives fanout only: the baseline takes no PROXY header (no --baseline or --compare)")
+	case sc.Nodes < 1 || sc.NATSServers < 1:
+		return fmt.Errorf("--nodes and --nats-servers must be at least 1, got %d and %d", sc.Nodes, sc.NATSServers)
+	case o.clustered(*sc) && (!local || o.baseline || o.compare):
+		return errors.New("with more than one of --nodes or --nats-servers, or with --cluster, it starts fanout nodes itself: " +
+			"no --addr, --baseline or --compare")
+	case o.workers < 0 || o.workers > sc.Clients:
+		return fmt.Errorf("--workers must be 0..clients (%d), got %d", sc.Clients, o.workers)
+	case o.serverCPUs != "" && !local && o.pid == 0:
+		return errors.New("--server-cpus with --addr needs the server's --pid")
 	}
 	if o.cluster != "" {
 		if err := cluster.CheckURLs(o.cluster); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: --cluster: %v\n", err)
-			return 2
+			return fmt.Errorf("--cluster: %w", err)
 		}
 		sc.Cluster = o.cluster // none started: the nodes join it
 	}
-	if o.workers < 0 || o.workers > sc.Clients {
-		fmt.Fprintf(stderr, "fanout bench: --workers must be 0..clients (%d), got %d\n", sc.Clients, o.workers)
-		return 2
-	}
-
 	for _, l := range []struct{ flag, list string }{{"--server-cpus", o.serverCPUs}, {"--client-cpus", o.clientCPUs}} {
 		if _, err := sysutil.ParseCPUList(l.list); l.list != "" && err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %s: %v\n", l.flag, err)
-			return 2
+			return fmt.Errorf("%s: %w", l.flag, err)
 		}
 	}
-	if o.serverCPUs != "" && o.addrs != "" && o.pid == 0 {
-		fmt.Fprintln(stderr, "fanout bench: --server-cpus with --addr needs the server's --pid")
-		return 2
-	}
+	ServerBinary, ServerLog = o.serverBin, o.serverLog
+	return nil
+}
+
+// run pins the generator, measures sc and prints the results.
+func (o *options) run(sc Scenario, stdout, stderr io.Writer) error {
 	if o.clientCPUs != "" {
 		if err := sysutil.PinProcess(0, o.clientCPUs); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: --client-cpus: %v\n", err)
-			return 1
+			return fmt.Errorf("--client-cpus: %w", err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	results, err := o.execute(ctx, sc, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-		return 1
+		return err
 	}
 	if o.report != "" {
 		if err := writeReportFile(o.report, sc, results, o.assets); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-			return 1
+			return err
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", o.report)
 	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
-			fmt.Fprintf(stderr, "fanout bench: %v\n", err)
-			return 1
-		}
-		return 0
+		return enc.Encode(results)
 	}
-	fmt.Fprintf(stdout, "%s\n%d run(s), medians\n\n", describe(sc), o.runs)
+	fmt.Fprintf(stdout, "%s\n%s\n%d run(s), medians\n\n", describe(sc), describeMachine(results[0].Machine), o.runs)
 	if err := WriteTable(stdout, results); err != nil {
-		return 1
+		return err
 	}
 	writeNodes(stdout, results)
-	return 0
+	return nil
 }
 
 // writeNodes lists each node's figures under the table, when a run had
@@ -232,6 +257,7 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 		kinds = []string{"baseline"}
 	}
 	byKind := map[string][]*Result{}
+	warned := false
 	for run := 1; run <= o.runs; run++ {
 		for _, kind := range kinds { // alternating, so drift hits both
 			res, err := o.once(ctx, kind, sc, log)
@@ -239,6 +265,10 @@ func (o *options) execute(ctx context.Context, sc Scenario, log io.Writer) ([]*R
 				return nil, fmt.Errorf("%s run %d: %w", kind, run, err)
 			}
 			res.Scenario = sc.Name
+			if res.Machine.SharedCPUs && !warned {
+				fmt.Fprintf(log, "%s%s\n", endProgressLine(log), sharedCPUsWarning(res.Machine))
+				warned = true
+			}
 			fmt.Fprintf(log, "%s%s run %d/%d: %.0f deliveries/s, lost %d, p99 %.2f ms\n",
 				endProgressLine(log), res.Target, run, o.runs, res.DeliveredPerSec, res.Lost, res.LatencyMs.P99)
 			byKind[kind] = append(byKind[kind], res)
@@ -323,10 +353,16 @@ func (o *options) drive(ctx context.Context, t Target, w Workload, progress func
 	if n == 0 {
 		n = WorkersFor(w)
 	}
+	run := func() (*Result, error) { return RunWorkers(ctx, t, w, n, progress) }
 	if n == 0 {
-		return Run(ctx, t, w, progress)
+		run = func() (*Result, error) { return Run(ctx, t, w, progress) }
 	}
-	return RunWorkers(ctx, t, w, n, progress)
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	res.Machine = machine(t, o.addrs == "" || onThisHost(t.Addrs)) // while the servers live: their CPUs are read
+	return res, nil
 }
 
 // clustered says whether the run starts nodes joined through NATS.
@@ -460,8 +496,16 @@ func describe(sc Scenario) string {
 	} else {
 		fmt.Fprintf(&b, "scenario %s, changed by flags:\n", sc.Name)
 	}
-	fmt.Fprintf(&b, "clients %d, senders %d, %g lines sent/s in total (0 = unpaced; %g deliveries/s asked), size %d B, %s measured after %s warm-up",
-		sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	switch {
+	case sc.Senders == 0:
+		fmt.Fprintf(&b, "clients %d, no senders, %s measured", sc.Clients, sc.Duration)
+	case sc.Rate == 0:
+		fmt.Fprintf(&b, "clients %d, senders %d, unpaced, size %d B, %s measured after %s warm-up",
+			sc.Clients, sc.Senders, max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	default:
+		fmt.Fprintf(&b, "clients %d, senders %d, %g lines sent/s in total (%g deliveries/s asked), size %d B, %s measured after %s warm-up",
+			sc.Clients, sc.Senders, sc.Rate, sc.Rate*float64(sc.Clients-1), max(sc.Size, MinPayloadSize), sc.Duration, sc.Warmup)
+	}
 	if sc.Stalled > 0 || sc.Blast || sc.Burst > 0 {
 		fmt.Fprintf(&b, "\nstalled clients %d, blast %t, burst %d B per sender", sc.Stalled, sc.Blast, sc.Burst)
 		if sc.CloseWrite {

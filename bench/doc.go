@@ -7,7 +7,7 @@
 // sender, sequence number and send time, and has every connection read and
 // account for what it receives: loss, duplicates, per-sender order,
 // delivered rate and end-to-end latency. Adversarial workloads add
-// connections that never read (--stalled, never put in a reader's epoll),
+// connections that never read (--stalled, never put in a reader's set),
 // readers paced to a byte rate (--slow-readers, accounted apart from the
 // others: their cuts, when, and what they missed), senders with no
 // in-flight window (--blast) and one-shot bursts (--burst, after which a
@@ -17,9 +17,10 @@
 // server before the load and the server --after the load's clients left.
 //
 // Concurrency rule: connections are raw sockets split between a few reader
-// goroutines, each with its own epoll instance; a reader alone owns its
-// connections' tallies (per-sender sequence state), partial lines and its
-// latency buffer. Each slow reader has a goroutine of its own instead
+// goroutines, each waiting on its own readiness set (epoll on Linux,
+// poll(2) elsewhere or with the fanout_portable tag); a reader alone owns
+// its connections' tallies (per-sender sequence state), partial lines and
+// its latency buffer. Each slow reader has a goroutine of its own instead
 // (slow.go: woken by a ticker, it reads no more than its token bucket
 // holds), with the same ownership of its one connection. Each sender has
 // one writer goroutine, which alone owns

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,41 @@ func TestReportChartsLinesSent(t *testing.T) {
 	}
 	if page := buf.String(); strings.Contains(page, "Lines sent per second") || strings.Contains(page, "slow readers cut") {
 		t.Error("a run with no lines sent and no slow reader got their chart or rows")
+	}
+}
+
+// TestTableLeavesOutWhatDoesNotApply: a row no result measured is left
+// out, a cell its result did not measure says "-", and the rows that need
+// it are explained under the table.
+func TestTableLeavesOutWhatDoesNotApply(t *testing.T) {
+	idle := &Result{Target: "fanout", Workload: Workload{Clients: 100}, ServerPeakRSSBytes: 20 << 20, ServerBytesPerConn: 4096}
+	remote := &Result{Target: "127.0.0.1:1", Workload: Workload{Clients: 100}}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, []*Result{idle, remote}); err != nil {
+		t.Fatal(err)
+	}
+	table := buf.String()
+	for _, gone := range []string{"deliveries/s", "lines sent", "latency p99 ms", "stalled cut", "NATS", "server RSS after", "lost"} {
+		if strings.Contains(table, gone) {
+			t.Errorf("an idle run's table has %q:\n%s", gone, table)
+		}
+	}
+	row := func(name string) []string {
+		for _, line := range strings.Split(table, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), name+"  ") {
+				return strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), name))
+			}
+		}
+		t.Fatalf("no row %q:\n%s", name, table)
+		return nil
+	}
+	if got := row("server bytes/conn"); !slices.Equal(got, []string{"4096", "-", "-"}) {
+		t.Errorf("server bytes/conn row %q, want 4096 for the started server and - for the one at --addr", got)
+	}
+	if got := row("readers cut"); !slices.Equal(got, []string{"0", "0", "-"}) {
+		t.Errorf("readers cut row %q", got)
+	}
+	if !strings.Contains(table, "notes:\n") || !strings.Contains(table, "server bytes/conn: the server's RSS with every client connected") {
+		t.Errorf("server bytes/conn is not explained:\n%s", table)
 	}
 }

@@ -21,6 +21,7 @@ type Result struct {
 	Target   string   `json:"target"`
 	Scenario string   `json:"scenario,omitempty"`
 	Workload Workload `json:"workload"`
+	Machine  Machine  `json:"machine"`
 
 	ConnectSeconds float64 `json:"connect_seconds"`
 	DrainSeconds   float64 `json:"drain_seconds"`
@@ -115,16 +116,44 @@ type metric struct {
 	better int // +1 higher is better, -1 lower is better, 0 neither
 }
 
-// onlyWhen names the rows shown only when some result satisfies the
-// predicate: the figures of workloads that have them.
+// onlyWhen names the rows that apply only to some results: a row is
+// shown when it applies to one of them at least, with "-" for the others,
+// instead of zeros that were never measured.
 var onlyWhen = map[string]func(*Result) bool{
+	"deliveries/s":                sends,
+	"asked deliveries/s":          paced,
+	"delivered MB/s":              sends,
+	"lines sent":                  sends,
+	"lines sent/s":                sends,
+	"sent MB/s":                   sends,
 	"lines sent/s after slow cut": hasSlowReaders,
+	"senders cut":                 sends,
 	"senders closed write":        closesWrite,
+	"stalled cut":                 hasStalled,
 	"slow readers cut":            hasSlowReaders,
 	"last slow cut after s":       hasSlowReaders,
 	"slow read MB/s (fastest)":    hasSlowReaders,
 	"slow deliveries received":    hasSlowReaders,
 	"slow lost":                   hasSlowReaders,
+	"deliveries expected":         sends,
+	"deliveries received":         sends,
+	"lost":                        sends,
+	"lost in gaps (dropped)":      sends,
+	"duplicates/reordered":        sends,
+	"latency p50 ms":              hasLatency,
+	"latency p90 ms":              hasLatency,
+	"latency p99 ms":              hasLatency,
+	"latency p99.9 ms":            hasLatency,
+	"latency max ms":              hasLatency,
+	"server CPU s":                serverKnown,
+	"server CPU µs/delivery":      func(r *Result) bool { return serverKnown(r) && r.Received > 0 },
+	"server peak RSS MiB":         serverKnown,
+	"server bytes/conn":           serverKnown,
+	"server peak RSS/conn B":      serverKnown,
+	"NATS peak RSS MiB":           hasNATS,
+	"NATS CPU s":                  hasNATS,
+	"server RSS before MiB":       serverKnown,
+	"server RSS after MiB":        func(r *Result) bool { return serverKnown(r) && r.Workload.After > 0 },
 	"probe before p50 ms":         hasProbes,
 	"probe before max ms":         hasProbes,
 	"probe after p50 ms":          hasProbes,
@@ -132,6 +161,23 @@ var onlyWhen = map[string]func(*Result) bool{
 	"probe after lines received":  hasProbes,
 }
 
+// notes say what the rows whose names cannot measure; each is printed
+// under the table when its row is.
+var notes = map[string]string{
+	"deliveries/s": "one line reaching one client; counts the lines sent in the measured window",
+	"server bytes/conn": "the server's RSS with every client connected, before the first line, less its RSS before " +
+		"any connected, per client: what an idle connection costs (what load adds is in the peak RSS)",
+	"server peak RSS/conn B": "the server's peak RSS (all nodes) over the clients",
+	"lost in gaps (dropped)": "of the lost lines, those skipped while later lines of their sender arrived: dropped, not late",
+	"server CPU s":           "from the first line sent to the end of the drain, warm-up included",
+}
+
+func sends(r *Result) bool          { return r.Workload.Senders > 0 }
+func paced(r *Result) bool          { return r.Workload.Senders > 0 && r.Workload.Rate > 0 }
+func hasStalled(r *Result) bool     { return r.Workload.Stalled > 0 }
+func hasLatency(r *Result) bool     { return r.InWindowDeliveries > 0 }
+func serverKnown(r *Result) bool    { return r.ServerPeakRSSBytes > 0 }
+func hasNATS(r *Result) bool        { return r.NATSPeakRSSBytes > 0 }
 func hasSlowReaders(r *Result) bool { return r.Workload.SlowReaders > 0 }
 func hasProbes(r *Result) bool      { return r.ProbeBefore != nil || r.ProbeAfter != nil }
 func closesWrite(r *Result) bool    { return r.Workload.CloseWrite }
@@ -193,7 +239,8 @@ var metrics = []metric{
 }
 
 // WriteTable prints results side by side; with exactly two, a ratio column
-// (first / second) follows.
+// (first / second) follows. Rows that apply to no result are left out, and
+// notes under the table explain the rows that need it.
 func WriteTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "metric\t")
@@ -204,17 +251,29 @@ func WriteTable(w io.Writer, results []*Result) error {
 		fmt.Fprint(tw, "ratio\t")
 	}
 	fmt.Fprintln(tw)
+	var shown []string
 	for _, m := range metrics {
-		if when := onlyWhen[m.name]; when != nil && !slices.ContainsFunc(results, when) {
+		applies := onlyWhen[m.name]
+		if applies == nil {
+			applies = func(*Result) bool { return true }
+		}
+		if !slices.ContainsFunc(results, applies) {
 			continue
+		}
+		if notes[m.name] != "" {
+			shown = append(shown, m.name)
 		}
 		fmt.Fprintf(tw, "%s\t", m.name)
 		for _, r := range results {
-			fmt.Fprintf(tw, m.format+"\t", m.value(r))
+			if applies(r) {
+				fmt.Fprintf(tw, m.format+"\t", m.value(r))
+			} else {
+				fmt.Fprint(tw, "-\t")
+			}
 		}
 		if len(results) == 2 {
 			a, b := m.value(results[0]), m.value(results[1])
-			if a != 0 && b != 0 && m.better != 0 { // a ratio with a zero says nothing
+			if a != 0 && b != 0 && m.better != 0 && applies(results[0]) && applies(results[1]) { // a ratio with a zero says nothing
 				fmt.Fprintf(tw, "%.2fx\t", a/b)
 			} else {
 				fmt.Fprint(tw, "-\t")
@@ -222,5 +281,14 @@ func WriteTable(w io.Writer, results []*Result) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(shown) > 0 {
+		fmt.Fprintln(w, "\nnotes:")
+		for _, name := range shown {
+			fmt.Fprintf(w, "  %s: %s\n", name, notes[name])
+		}
+	}
+	return nil
 }

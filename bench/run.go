@@ -48,7 +48,7 @@ const (
 	sampleFlush = 512 // samples a reader buffers before taking a shard lock
 )
 
-// readers is how many goroutines (each with its own epoll) read every
+// readers is how many goroutines (each with its own readySet) read every
 // connection; the server has the other cores' worth of event loops.
 const readers = 2
 
@@ -95,12 +95,9 @@ type run struct {
 // measurements. progress, when not nil, is called about once a second
 // while the run sends. RunWorkers spreads a run over child processes.
 func Run(ctx context.Context, target Target, w Workload, progress func(time.Duration, uint64)) (*Result, error) {
-	w = w.withDefaults()
-	if err := w.Validate(); err != nil {
+	w, err := checked(w, target)
+	if err != nil {
 		return nil, err
-	}
-	if len(target.Addrs) == 0 {
-		return nil, errors.New("bench: no target address")
 	}
 	r, err := newRun(w, target, part{Hi: w.Clients, Stalled: w.Stalled})
 	if err != nil {
@@ -109,11 +106,7 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	if progress != nil {
 		r.progress = func(elapsed time.Duration, delivered, _ uint64) { progress(elapsed, delivered) }
 	}
-	res := &Result{Target: target.Name, Workload: w}
-	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
-	if w.After > 0 {
-		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
-	}
+	res := begin(ctx, target, w)
 
 	connectStart := time.Now()
 	if err := r.connect(ctx); err != nil {
@@ -132,6 +125,30 @@ func Run(ctx context.Context, target Target, w Workload, progress func(time.Dura
 	srv.sampleAfter(ctx, w, target, res)
 	finish(res, h, srv)
 	return res, nil
+}
+
+// checked returns w with its defaults filled once it and target can run.
+func checked(w Workload, target Target) (Workload, error) {
+	w = w.withDefaults()
+	if err := w.Validate(); err != nil {
+		return w, err
+	}
+	if len(target.Addrs) == 0 {
+		return w, errors.New("bench: no target address")
+	}
+	return w, nil
+}
+
+// begin starts the result of a run of w on target with what is measured
+// before any client connects: the server's idle RSS and, with --after,
+// the first latency probe.
+func begin(ctx context.Context, target Target, w Workload) *Result {
+	res := &Result{Target: target.Name, Workload: w}
+	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
+	if w.After > 0 {
+		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
+	}
+	return res
 }
 
 // settle is the pause between the last connect and the first line sent;
@@ -406,7 +423,7 @@ func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error
 	for {
 		src := source.Load()
 		fd, err := dialRaw(ctx, sa, family, src)
-		if errors.Is(err, syscall.EADDRNOTAVAIL) && src < 250 {
+		if errors.Is(err, syscall.EADDRNOTAVAIL) && bindsSource && src < 250 {
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue
 		}
@@ -447,30 +464,23 @@ func (r *run) ackFor(i int) int {
 func (r *run) witness(s int) int { return (s + 1) % r.w.Clients }
 
 // read is reader goroutine k: it owns every connection i with
-// i % readers == k and reads them through its own epoll instance until stop
-// closes or all of them have ended.
+// i % readers == k (but the slow readers) and reads them through its own
+// readySet until stop closes or all of them have ended.
 func (r *run) read(k int, stop <-chan struct{}) error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	defer unix.Close(epfd)
-	byFD := map[int32]*conn{}
+	var mine []*conn
 	for i := k; i < len(r.conns); i += readers {
-		c := r.conns[i]
-		if c.slow {
-			continue // paced by its own goroutine
+		if c := r.conns[i]; !c.slow { // a slow reader is paced by its own goroutine
+			mine = append(mine, c)
 		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			return os.NewSyscallError("epoll_ctl", err)
-		}
-		byFD[int32(c.fd)] = c
 	}
+	set, err := newReadySet(mine)
+	if err != nil {
+		return err
+	}
+	defer set.close()
 	buf := make([]byte, r.w.ReadBuffer)
 	samples := make([]int64, 0, sampleFlush)
-	events := make([]unix.EpollEvent, 256)
-	open := len(byFD)
+	open := len(mine)
 	defer func() { r.flushSamples(k, samples) }()
 	for open > 0 {
 		select {
@@ -478,23 +488,19 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 			return nil
 		default:
 		}
-		n, err := unix.EpollWait(epfd, events, 50)
+		ready, err := set.wait(50 * time.Millisecond)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
 		now := time.Now().UnixNano() // one clock read per wake-up, not per line
-		for _, ev := range events[:n] {
-			c := byFD[ev.Fd]
-			if c == nil || c.done {
+		for _, c := range ready {
+			if c.done {
 				continue
 			}
 			samples, _ = r.readOnce(c, buf, len(buf), now, samples)
 			if c.done {
 				open--
-				_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+				set.drop(c)
 			}
 		}
 	}

@@ -8,12 +8,12 @@ import (
 )
 
 // A slow reader reads at most --slow-read-rate bytes a second. The other
-// readers are level-triggered epoll loops, which would spin on a socket
-// they leave unread, so each slow reader has a goroutine of its own that
-// wakes every slowTick, adds rate×elapsed to a token bucket holding at
-// most slowBurst of it, and reads (non-blocking) no more than the bucket
-// holds. Over any stretch of t seconds it reads at most rate×t plus one
-// bucket. The kernel then holds what it has not read, its receive window
+// readers are level-triggered loops (epoll, or poll), which would spin on
+// a socket they leave unread, so each slow reader has a goroutine of its
+// own that wakes every slowTick, adds rate×elapsed to a token bucket
+// holding at most slowBurst of it, and reads (non-blocking) no more than
+// the bucket holds. Over any stretch of t seconds it reads at most
+// rate×t plus one bucket. The kernel then holds what it has not read, its receive window
 // closes, and the server sees a reader that takes bytes slowly: the case
 // the server's slow-reader rule is about.
 
@@ -92,11 +92,4 @@ func (r *run) readSlowly(c *conn, stop <-chan struct{}) error {
 		}
 	}
 	return nil
-}
-
-// established says whether TCP still calls the connection on fd
-// established: a reset or the server's FIN moves it out.
-func established(fd int) bool {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	return err == nil && info.State == unix.BPF_TCP_ESTABLISHED
 }

@@ -14,11 +14,13 @@ import (
 )
 
 // The generator's connections are raw blocking sockets read through its
-// own epoll instances, a few reader goroutines for all of them, instead of
-// a goroutine per connection on Go's netpoller: at a million deliveries a
-// second that halves the read syscalls (no EAGAIN read before each park)
-// and drops the goroutine wake-ups, so the generator takes less of the
-// CPU it shares with the server it measures.
+// own readiness sets (epoll on Linux, poll(2) elsewhere: readwait_*.go), a
+// few reader goroutines for all of them, instead of a goroutine per
+// connection on Go's netpoller: at a million deliveries a second that
+// halves the read syscalls (no EAGAIN read before each park) and drops
+// the goroutine wake-ups, so the generator takes less of the CPU it
+// shares with the server it measures. What differs by platform (the
+// socket's flags, the source address, the TCP state) is in sock_*.go.
 
 // sockaddr resolves host:port to a socket address.
 func sockaddr(addr string) (unix.Sockaddr, int, error) {
@@ -53,10 +55,10 @@ const ioSlice = 200 * time.Millisecond
 const connectLimit = 30 * time.Second
 
 // dialRaw opens a blocking TCP socket to sa, bound to 127.0.0.(src+1) when
-// src > 0, with Nagle off and writes bounded by ioSlice. The connect waits
+// src > 0 where bindsSource, with Nagle off and writes bounded by ioSlice. The connect waits
 // in ioSlice steps until it completes, ctx ends or connectLimit passes.
 func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int, error) {
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(family)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
@@ -64,14 +66,10 @@ func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int,
 		unix.Close(fd)
 		return -1, os.NewSyscallError(op, err)
 	}
-	if src > 0 && family == unix.AF_INET {
-		// Take the port at connect, which may reuse one for another
-		// destination, not at bind, whose search slows as ports fill.
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
-			return fail("setsockopt IP_BIND_ADDRESS_NO_PORT", err)
-		}
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(src + 1)}}); err != nil {
-			return fail("bind", err)
+	if src > 0 && family == unix.AF_INET && bindsSource {
+		if err := bindSource(fd, src); err != nil {
+			unix.Close(fd)
+			return -1, err
 		}
 	}
 	tv := unix.NsecToTimeval(ioSlice.Nanoseconds())

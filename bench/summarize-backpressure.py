@@ -22,7 +22,7 @@ def probe(r, which, key):
 def cut_after(r):
     # Seconds from the first line to the last slow reader's cut; None if
     # not every slow reader was cut (the worst case then).
-    if r["slow_readers_cut"] < r["workload"]["SlowReaders"]:
+    if r["slow_readers_cut"] < r["workload"]["slow_readers"]:
         return None
     return r.get("slow_cut_last_seconds", 0)
 

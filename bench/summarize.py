@@ -13,7 +13,7 @@ FIELDS = [
     ("p50 ms", lambda r: r["latency_ms"]["p50"], "median"),
     ("p99 ms", lambda r: r["latency_ms"]["p99"], "median"),
     ("p99.9 ms", lambda r: r["latency_ms"]["p99_9"], "median"),
-    ("server cores", lambda r: r["server_cpu_seconds"] / max((r["workload"]["Warmup"] + r["workload"]["Duration"]) / 1e9 + r.get("drain_seconds", 0), 1e-9), "median"),
+    ("server cores", lambda r: r["server_cpu_seconds"] / max((r["workload"]["warmup_seconds"] + r["workload"]["duration_seconds"]) + r.get("drain_seconds", 0), 1e-9), "median"),
     ("lost", lambda r: r["lost"], "max"),
     ("dup", lambda r: r["duplicates_or_reordered"], "max"),
     ("readers cut", lambda r: r.get("readers_cut", 0), "max"),

@@ -44,9 +44,25 @@ import (
 // maxClientsPerWorker keeps a worker well under a 20 000-file limit.
 const maxClientsPerWorker = 19000
 
+// msgKind names a workerMsg: one step of the protocol above.
+type msgKind string
+
+const (
+	msgPlan      msgKind = "plan"      // parent → worker: Plan
+	msgConnected msgKind = "connected" // worker → parent: its clients are connected
+	msgError     msgKind = "error"     // worker → parent: Error, and it exits
+	msgStart     msgKind = "start"     // parent → worker: Start
+	msgTick      msgKind = "tick"      // worker → parent: Tick and Sent, each second
+	msgSent      msgKind = "sent"      // worker → parent: Counts, its senders' lines
+	msgTotals    msgKind = "totals"    // parent → worker: Counts, every sender's lines
+	msgDrained   msgKind = "drained"   // worker → parent: the drain ended, no socket closed
+	msgSampled   msgKind = "sampled"   // parent → worker: the servers' end sample is taken
+	msgReport    msgKind = "report"    // worker → parent: Report and Hist
+)
+
 // workerMsg is one line either way.
 type workerMsg struct {
-	Kind   string                 `json:"kind"`
+	Kind   msgKind                `json:"kind"`
 	Plan   *workerPlan            `json:"plan,omitempty"`
 	Start  int64                  `json:"start,omitempty"`  // Unix nanos
 	Counts []uint64               `json:"counts,omitempty"` // sent, totals
@@ -129,12 +145,9 @@ type inbox struct {
 // RunWorkers drives target with w from n worker processes and merges
 // their measurements into one result.
 func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress func(time.Duration, uint64)) (*Result, error) {
-	w = w.withDefaults()
-	if err := w.Validate(); err != nil {
+	w, err := checked(w, target)
+	if err != nil {
 		return nil, err
-	}
-	if len(target.Addrs) == 0 {
-		return nil, errors.New("bench: no target address")
 	}
 	if n < 1 || n > w.Clients {
 		return nil, fmt.Errorf("--workers must be 1..clients (%d), got %d", w.Clients, n)
@@ -145,87 +158,78 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	inboxes := make(chan inbox, n*4)
-	quit := make(chan struct{}) // closed when nobody reads inboxes any more
-	var workers []*worker
-	defer func() {
-		close(quit)
-		stopWorkers(workers)
-	}()
-	res := &Result{Target: target.Name, Workload: w, Workers: n}
-	res.ServerRSSIdleBytes = sampleProcs(target.PIDs).rss
-	if w.After > 0 {
-		res.ProbeBefore = runProbe(ctx, target, w.Proxy)
-	}
+	res := begin(ctx, target, w)
+	res.Workers = n
 
 	connectStart := time.Now()
-	for i, p := range ps {
-		wk, err := startWorker(i, p, inboxes, quit)
-		if wk != nil { // started, even if its plan could not be sent: stopWorkers must end it
-			workers = append(workers, wk)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	// wait collects one message of kind from every worker; ticks on the way
-	// go to onTick.
-	var timeline, sentTimeline []float64
-	tickSeen := make([]int, n)
-	onTick := func(m inbox) {
-		k := tickSeen[m.i]
-		tickSeen[m.i]++
-		for len(timeline) <= k {
-			timeline = append(timeline, 0)
-			sentTimeline = append(sentTimeline, 0)
-		}
-		timeline[k] += float64(m.msg.Tick)
-		sentTimeline[k] += float64(m.msg.Sent)
-		if progress != nil && allAtLeast(tickSeen, k+1) {
-			progress(time.Duration(k+1)*time.Second, uint64(timeline[k]))
-		}
-	}
-	wait := func(kind string) ([]workerMsg, error) {
-		got := make([]workerMsg, n)
-		for left := n; left > 0; {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case m := <-inboxes:
-				switch {
-				case m.err != nil:
-					return nil, fmt.Errorf("bench: worker %d: %w", m.i+1, m.err)
-				case m.msg.Kind == "error":
-					return nil, fmt.Errorf("bench: worker %d: %s", m.i+1, m.msg.Error)
-				case m.msg.Kind == "tick":
-					onTick(m)
-				case m.msg.Kind == kind:
-					got[m.i] = m.msg
-					left--
-				default:
-					return nil, fmt.Errorf("bench: worker %d sent %q while %q was awaited", m.i+1, m.msg.Kind, kind)
-				}
-			}
-		}
-		return got, nil
-	}
-	if _, err := wait("connected"); err != nil {
-		return nil, err
-	}
-	res.ConnectSeconds = time.Since(connectStart).Seconds()
-
-	start := time.Now().Add(settle)
-	if err := tellAll(workers, workerMsg{Kind: "start", Start: start.UnixNano()}); err != nil {
-		return nil, err
-	}
-	var srv serverWatch
-	time.Sleep(time.Until(start))
-	srv.startSample(target, res)
-	sents, err := wait("sent")
+	f, err := startFleet(ctx, ps, progress)
+	defer f.stop()
 	if err != nil {
 		return nil, err
 	}
-	totals := make([]uint64, w.Senders)
+	if _, err := f.await(msgConnected); err != nil {
+		return nil, err
+	}
+	res.ConnectSeconds = time.Since(connectStart).Seconds()
+	h, srv, err := f.measure(target, res)
+	if err != nil {
+		return nil, err
+	}
+	f.stop()
+	srv.sampleAfter(ctx, w, target, res)
+	finish(res, h, srv)
+	return res, nil
+}
+
+// fleet is the parent's side of a run over worker processes: the workers,
+// the messages they send, and the per-second samples their ticks add up
+// to. Owned by the goroutine that runs RunWorkers.
+type fleet struct {
+	ctx          context.Context
+	workers      []*worker
+	inboxes      chan inbox    // every worker's relay goroutine sends here
+	quit         chan struct{} // closed by stop: nobody reads inboxes any more
+	stopped      bool
+	progress     func(time.Duration, uint64) // nil = none
+	timeline     []float64                   // deliveries in each second, summed over workers
+	sentTimeline []float64                   // lines sent in each second, summed over workers
+	tickSeen     []int                       // per worker: ticks received
+}
+
+// startFleet starts one worker per plan and hands each its plan. The
+// fleet it returns, even with an error, holds every worker that started:
+// its stop must run.
+func startFleet(ctx context.Context, ps []workerPlan, progress func(time.Duration, uint64)) (*fleet, error) {
+	f := &fleet{ctx: ctx, inboxes: make(chan inbox, len(ps)*4), quit: make(chan struct{}), progress: progress,
+		tickSeen: make([]int, len(ps))}
+	for i, p := range ps {
+		wk, err := startWorker(i, p, f.inboxes, f.quit)
+		if wk != nil { // started, even if its plan could not be sent: stop must end it
+			f.workers = append(f.workers, wk)
+		}
+		if err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// measure runs the protocol from the common start to every worker's
+// report: it samples the target around the measured time, fills res with
+// the merged counts and returns the merged latency histogram.
+func (f *fleet) measure(target Target, res *Result) (*hdrhistogram.Histogram, serverWatch, error) {
+	var srv serverWatch
+	start := time.Now().Add(settle)
+	if err := f.tell(workerMsg{Kind: msgStart, Start: start.UnixNano()}); err != nil {
+		return nil, srv, err
+	}
+	time.Sleep(time.Until(start))
+	srv.startSample(target, res)
+	sents, err := f.await(msgSent)
+	if err != nil {
+		return nil, srv, err
+	}
+	totals := make([]uint64, res.Workload.Senders)
 	for _, m := range sents {
 		for s, k := range m.Counts {
 			if s < len(totals) {
@@ -233,24 +237,24 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 			}
 		}
 	}
-	if err := tellAll(workers, workerMsg{Kind: "totals", Counts: totals}); err != nil {
-		return nil, err
+	if err := f.tell(workerMsg{Kind: msgTotals, Counts: totals}); err != nil {
+		return nil, srv, err
 	}
-	if _, err := wait("drained"); err != nil {
-		return nil, err
+	if _, err := f.await(msgDrained); err != nil {
+		return nil, srv, err
 	}
 	srv.endSample(target) // before any worker closes its sockets
-	if err := tellAll(workers, workerMsg{Kind: "sampled"}); err != nil {
-		return nil, err
+	if err := f.tell(workerMsg{Kind: msgSampled}); err != nil {
+		return nil, srv, err
 	}
-	reports, err := wait("report")
+	reports, err := f.await(msgReport)
 	if err != nil {
-		return nil, err
+		return nil, srv, err
 	}
 	h := hdrhistogram.New(histMin, histMax, 3)
 	for i, m := range reports {
 		if m.Report == nil || m.Hist == nil {
-			return nil, fmt.Errorf("bench: worker %d sent an empty report", i+1)
+			return nil, srv, fmt.Errorf("bench: worker %d sent an empty report", i+1)
 		}
 		merge(res, m.Report)
 		h.Merge(hdrhistogram.Import(m.Hist))
@@ -258,12 +262,78 @@ func RunWorkers(ctx context.Context, target Target, w Workload, n int, progress 
 	for _, k := range totals {
 		res.LinesSent += k
 	}
-	res.Timeline, res.SentTimeline = timeline, sentTimeline
-	stopWorkers(workers)
-	workers = nil
-	srv.sampleAfter(ctx, w, target, res)
-	finish(res, h, srv)
-	return res, nil
+	res.Timeline, res.SentTimeline = f.timeline, f.sentTimeline
+	return h, srv, nil
+}
+
+// await collects one message of kind from every worker; the ticks that
+// come on the way go to onTick.
+func (f *fleet) await(kind msgKind) ([]workerMsg, error) {
+	got := make([]workerMsg, len(f.workers))
+	for left := len(f.workers); left > 0; {
+		select {
+		case <-f.ctx.Done():
+			return nil, f.ctx.Err()
+		case m := <-f.inboxes:
+			switch {
+			case m.err != nil:
+				return nil, fmt.Errorf("bench: worker %d: %w", m.i+1, m.err)
+			case m.msg.Kind == msgError:
+				return nil, fmt.Errorf("bench: worker %d: %s", m.i+1, m.msg.Error)
+			case m.msg.Kind == msgTick:
+				f.onTick(m)
+			case m.msg.Kind == kind:
+				got[m.i] = m.msg
+				left--
+			default:
+				return nil, fmt.Errorf("bench: worker %d sent %q while %q was awaited", m.i+1, m.msg.Kind, kind)
+			}
+		}
+	}
+	return got, nil
+}
+
+// onTick adds worker m.i's k-th second to the timelines, and reports the
+// second once every worker's has come.
+func (f *fleet) onTick(m inbox) {
+	k := f.tickSeen[m.i]
+	f.tickSeen[m.i]++
+	for len(f.timeline) <= k {
+		f.timeline = append(f.timeline, 0)
+		f.sentTimeline = append(f.sentTimeline, 0)
+	}
+	f.timeline[k] += float64(m.msg.Tick)
+	f.sentTimeline[k] += float64(m.msg.Sent)
+	if f.progress != nil && allAtLeast(f.tickSeen, k+1) {
+		f.progress(time.Duration(k+1)*time.Second, uint64(f.timeline[k]))
+	}
+}
+
+// tell sends m to every worker.
+func (f *fleet) tell(m workerMsg) error {
+	for i, wk := range f.workers {
+		if err := wk.enc.Encode(m); err != nil {
+			return fmt.Errorf("bench: worker %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// stop ends every worker: it closes each one's stdin, which ends it, and
+// kills one that has not exited within a few seconds. Later calls do
+// nothing.
+func (f *fleet) stop() {
+	if f.stopped {
+		return
+	}
+	f.stopped = true
+	close(f.quit)
+	for _, wk := range f.workers {
+		_ = wk.in.Close()
+	}
+	for _, wk := range f.workers {
+		awaitExit(wk.cmd.Process, wk.done, 5*time.Second)
+	}
 }
 
 func allAtLeast(v []int, k int) bool {
@@ -341,38 +411,17 @@ func startWorker(i int, p workerPlan, inboxes chan<- inbox, quit <-chan struct{}
 				}
 				return
 			}
-			reported = reported || m.Kind == "report"
+			reported = reported || m.Kind == msgReport
 			select {
 			case inboxes <- inbox{i: i, msg: m}:
 			case <-quit: // read on to the end, so the worker never blocks writing
 			}
 		}
 	}()
-	if err := wk.enc.Encode(workerMsg{Kind: "plan", Plan: &p}); err != nil {
+	if err := wk.enc.Encode(workerMsg{Kind: msgPlan, Plan: &p}); err != nil {
 		return wk, fmt.Errorf("bench: worker %d: %w", i+1, err)
 	}
 	return wk, nil
-}
-
-// tellAll sends m to every worker.
-func tellAll(workers []*worker, m workerMsg) error {
-	for i, wk := range workers {
-		if err := wk.enc.Encode(m); err != nil {
-			return fmt.Errorf("bench: worker %d: %w", i+1, err)
-		}
-	}
-	return nil
-}
-
-// stopWorkers closes every worker's stdin, which ends it, and kills one
-// that has not exited within a few seconds.
-func stopWorkers(workers []*worker) {
-	for _, wk := range workers {
-		_ = wk.in.Close()
-	}
-	for _, wk := range workers {
-		awaitExit(wk.cmd.Process, wk.done, 5*time.Second)
-	}
 }
 
 // runWorker is the "worker" role: it drives its plan's clients as the
@@ -388,7 +437,7 @@ func runWorker(stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fail := func(err error) int {
-		say(workerMsg{Kind: "error", Error: err.Error()})
+		say(workerMsg{Kind: msgError, Error: err.Error()})
 		return 1
 	}
 	dec := json.NewDecoder(stdin)
@@ -413,7 +462,7 @@ func runWorker(stdin io.Reader, stdout, stderr io.Writer) int {
 			msgs <- m
 		}
 	}()
-	next := func(kind string) (workerMsg, error) {
+	next := func(kind msgKind) (workerMsg, error) {
 		select {
 		case <-ctx.Done():
 			return workerMsg{}, ctx.Err()
@@ -430,33 +479,33 @@ func runWorker(stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	r.progress = func(_ time.Duration, delivered, sent uint64) {
-		say(workerMsg{Kind: "tick", Tick: delivered, Sent: sent})
+		say(workerMsg{Kind: msgTick, Tick: delivered, Sent: sent})
 	}
 	if err := r.connect(ctx); err != nil {
 		r.closeAll()
 		return fail(err)
 	}
-	say(workerMsg{Kind: "connected"})
-	m, err := next("start")
+	say(workerMsg{Kind: msgConnected})
+	m, err := next(msgStart)
 	if err != nil {
 		r.closeAll()
 		return fail(err)
 	}
 	res := &Result{}
 	h, err := r.measure(ctx, time.Unix(0, m.Start), res, func(sent []uint64) ([]uint64, error) {
-		say(workerMsg{Kind: "sent", Counts: sent})
-		m, err := next("totals")
+		say(workerMsg{Kind: msgSent, Counts: sent})
+		m, err := next(msgTotals)
 		return m.Counts, err
 	}, nil, func() error {
 		// The parent samples the servers once every worker has drained;
 		// closing this worker's sockets waits for that.
-		say(workerMsg{Kind: "drained"})
-		_, err := next("sampled")
+		say(workerMsg{Kind: msgDrained})
+		_, err := next(msgSampled)
 		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	say(workerMsg{Kind: "report", Report: res, Hist: h.Export()})
+	say(workerMsg{Kind: msgReport, Report: res, Hist: h.Export()})
 	return 0
 }

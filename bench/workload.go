@@ -1,31 +1,71 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
 
-// Workload is what one run asks of the target.
+// Workload is what one run asks of the target. In JSON (--json, and to
+// the workers) its keys are the flags' names in snake_case, and its
+// durations are seconds, named <flag>_seconds, as a result's durations
+// are (its latencies are milliseconds, named _ms).
 type Workload struct {
-	Clients            int           // connections
-	Senders            int           // how many of them send (the first Senders)
-	Rate               float64       // lines/s in total, paced evenly; 0 = as fast as taken
-	Size               int           // payload bytes per line
-	Duration           time.Duration // measured sending time
-	Warmup             time.Duration // sending before the measured window, not counted
-	Drain              time.Duration // wait for in-flight lines after sending stops
-	ConnectConcurrency int           // dials in flight at once
-	Window             int           // unpaced: lines a sender may have in flight
-	ReadBuffer         int           // bytes each reader goroutine reads per syscall
-	Stalled            int           // extra connections that never read (slow consumers)
-	Blast              bool          // unpaced senders write as fast as the socket takes, no window
-	Burst              int           // bytes each sender writes at once at the start, then stops; 0 = none
-	After              time.Duration // probe latency before the load; after the clients leave, wait this long, sample the server's RSS and probe again
-	Proxy              string        // "v1" or "v2": every connection begins with a PROXY header of that version; "" none
-	SlowReaders        int           // the last SlowReaders clients (never senders) read at most SlowReadRate each
-	SlowReadRate       float64       // bytes/s each slow reader reads; 0 = 1 000 000 when there are slow readers
-	CloseWrite         bool          // after its burst each sender shuts its sending side (shutdown SHUT_WR, as `cat file | nc -N`)
+	Clients            int           `json:"clients"`             // connections
+	Senders            int           `json:"senders"`             // how many of them send (the first Senders)
+	Rate               float64       `json:"rate"`                // lines/s in total, paced evenly; 0 = as fast as taken
+	Size               int           `json:"size"`                // payload bytes per line
+	Duration           time.Duration `json:"-"`                   // measured sending time
+	Warmup             time.Duration `json:"-"`                   // sending before the measured window, not counted
+	Drain              time.Duration `json:"-"`                   // wait for in-flight lines after sending stops
+	ConnectConcurrency int           `json:"connect_concurrency"` // dials in flight at once
+	Window             int           `json:"window"`              // unpaced: lines a sender may have in flight
+	ReadBuffer         int           `json:"read_buf"`            // bytes each reader goroutine reads per syscall
+	Stalled            int           `json:"stalled"`             // extra connections that never read (slow consumers)
+	Blast              bool          `json:"blast"`               // unpaced senders write as fast as the socket takes, no window
+	Burst              int           `json:"burst"`               // bytes each sender writes at once at the start, then stops; 0 = none
+	After              time.Duration `json:"-"`                   // probe latency before the load; after the clients leave, wait this long, sample the server's RSS and probe again
+	Proxy              string        `json:"proxy_protocol"`      // "v1" or "v2": every connection begins with a PROXY header of that version; "" none
+	SlowReaders        int           `json:"slow_readers"`        // the last SlowReaders clients (never senders) read at most SlowReadRate each
+	SlowReadRate       float64       `json:"slow_read_rate"`      // bytes/s each slow reader reads; 0 = 1 000 000 when there are slow readers
+	CloseWrite         bool          `json:"close_write"`         // after its burst each sender shuts its sending side (shutdown SHUT_WR, as `cat file | nc -N`)
+}
+
+// workloadTimes are a Workload's durations as JSON has them: seconds.
+type workloadTimes struct {
+	Duration float64 `json:"duration_seconds"`
+	Warmup   float64 `json:"warmup_seconds"`
+	Drain    float64 `json:"drain_seconds"`
+	After    float64 `json:"after_seconds"`
+}
+
+// plainWorkload is a Workload without its JSON methods.
+type plainWorkload Workload
+
+// MarshalJSON writes w with snake_case keys and its durations in seconds.
+func (w Workload) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		plainWorkload
+		workloadTimes
+	}{plainWorkload(w), workloadTimes{w.Duration.Seconds(), w.Warmup.Seconds(), w.Drain.Seconds(), w.After.Seconds()}})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (w *Workload) UnmarshalJSON(b []byte) error {
+	var v struct {
+		*plainWorkload
+		workloadTimes
+	}
+	v.plainWorkload = (*plainWorkload)(w)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	seconds := func(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
+	t := v.workloadTimes
+	w.Duration, w.Warmup, w.Drain, w.After = seconds(t.Duration), seconds(t.Warmup), seconds(t.Drain), seconds(t.After)
+	return nil
 }
 
 // Scenario is a named preset: the Workload and the target's shape.

@@ -132,13 +132,20 @@ func (c *client) send(s string) {
 
 // read returns the body (after "<id>:") of the next line.
 func (c *client) read(timeout time.Duration) (string, error) {
-	_ = c.c.SetReadDeadline(time.Now().Add(timeout))
-	line, err := c.r.ReadString('\n')
+	line, err := c.readLine(timeout)
 	if err != nil {
 		return "", err
 	}
-	_, body, _ := strings.Cut(strings.TrimSuffix(line, "\r\n"), ":")
+	_, body, _ := strings.Cut(line, ":")
 	return body, nil
+}
+
+// readLine returns the next line without its "\r\n"; with an error, what
+// part of a line had come.
+func (c *client) readLine(timeout time.Duration) (string, error) {
+	_ = c.c.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.r.ReadString('\n')
+	return strings.TrimSuffix(line, "\r\n"), err
 }
 
 func (c *client) mustRead() string {
@@ -189,52 +196,14 @@ func waitJoined(t *testing.T, nodes []*node, perNode int) {
 // exactly once, in order, and none of its own.
 func exchange(t *testing.T, clients []*client, lines int) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(clients)*2)
+	peers := make([]testutil.Peer, len(clients))
 	for i, c := range clients {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			var sb strings.Builder
-			for n := range lines {
-				fmt.Fprintf(&sb, "c%d %d\n", i, n)
-				if n%5 == 4 {
-					if _, err := c.c.Write([]byte(sb.String())); err != nil {
-						errs <- err
-						return
-					}
-					sb.Reset()
-				}
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			next := make([]int, len(clients))
-			for got := 0; got < (len(clients)-1)*lines; got++ {
-				body, err := c.read(10 * time.Second)
-				if err != nil {
-					errs <- fmt.Errorf("client %d after %d lines: %w", i, got, err)
-					return
-				}
-				var from, n int
-				if _, err := fmt.Sscanf(body, "c%d %d", &from, &n); err != nil || from == i || n != next[from] {
-					errs <- fmt.Errorf("client %d: got %q, want line %d of c%d (own, lost, doubled or reordered)", i, body, next[from], from)
-					return
-				}
-				next[from]++
-			}
-		}()
+		peers[i] = testutil.Peer{ReadLine: c.readLine, Write: func(b []byte) error {
+			_, err := c.c.Write(b)
+			return err
+		}}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	for i, c := range clients {
-		if body, err := c.read(50 * time.Millisecond); err == nil {
-			t.Errorf("client %d got an extra line %q", i, body)
-		}
-	}
+	testutil.Exchange{Lines: lines, Burst: 5, Quiet: 50 * time.Millisecond}.Run(t, peers)
 }
 
 func TestDuplicateNodeNumberRefused(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/fanout/fanout/internal/flagtext"
 )
 
 // flagName is a `fanout serve` flag's name, without its dashes. The server
@@ -152,7 +154,7 @@ func (m *fileModeValue) String() string {
 func (m *fileModeValue) Get() any { return m.String() }
 
 // bind registers the flag name for *p, starting from *p, with the flag
-// package's own value types (its own durationValue, which teaches the
+// package's own value types (flagtext's duration, which teaches the
 // syntax, for a time.Duration; p itself when it is a flag.Value).
 // A field of another type is a programming error that every test which
 // registers the flags finds.
@@ -169,32 +171,10 @@ func bind[T any](fs *flag.FlagSet, p *T, name flagName, usage string) {
 	case *float64:
 		fs.Float64Var(p, string(name), *p, usage)
 	case *time.Duration:
-		fs.Var((*durationValue)(p), string(name), usage)
+		flagtext.DurationVar(fs, p, string(name), *p, usage)
 	case flag.Value:
 		fs.Var(p, string(name), usage)
 	default:
 		panic(fmt.Sprintf("server: flag %s: no flag for a %T", name.String(), p))
 	}
 }
-
-// durationValue is a flag.Value holding a time.Duration, whose errors
-// teach the syntax: flag's own says only "parse error", which leaves "10"
-// a mystery.
-type durationValue time.Duration
-
-func (d *durationValue) Set(v string) error {
-	parsed, err := time.ParseDuration(v)
-	if err != nil {
-		if _, numErr := strconv.ParseFloat(v, 64); numErr == nil {
-			return fmt.Errorf("a duration needs a unit, e.g. %ss or %sms", v, v)
-		}
-		return fmt.Errorf("not a duration: give a number and a unit, e.g. 10s, 500ms or 1m30s")
-	}
-	*d = durationValue(parsed)
-	return nil
-}
-
-func (d *durationValue) String() string { return time.Duration(*d).String() }
-
-// Get returns the time.Duration.
-func (d *durationValue) Get() any { return time.Duration(*d) }

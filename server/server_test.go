@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fanout/fanout/internal/testutil"
 )
 
 // idsOf learns each client's snowflake ID by having it speak once.
@@ -114,67 +115,16 @@ func everyLineReachesEveryOther(t *testing.T, cfg Config) {
 	}
 	waitOpen(t, s, clients)
 	ids := idsOf(t, cs)
-	senderOf := make(map[string]int, clients)
-	for i, id := range ids {
-		senderOf[id] = i
-	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, clients*2)
+	peers := make([]testutil.Peer, clients)
 	for i, c := range cs {
-		wg.Add(2)
-		go func() { // writer: lines in small bursts to mix batching
-			defer wg.Done()
-			var sb strings.Builder
-			for n := 0; n < perClient; n++ {
-				fmt.Fprintf(&sb, "m %d %d\n", i, n)
-				if n%3 == 2 {
-					if _, err := c.conn.Write([]byte(sb.String())); err != nil {
-						errs <- err
-						return
-					}
-					sb.Reset()
-				}
-			}
-			if _, err := c.conn.Write([]byte(sb.String())); err != nil {
-				errs <- err
-			}
-		}()
-		go func() { // reader: expects perClient lines from each other client
-			defer wg.Done()
-			next := make([]int, clients)
-			for got := 0; got < (clients-1)*perClient; got++ {
-				line, err := c.readLine(10 * time.Second)
-				if err != nil {
-					errs <- fmt.Errorf("client %d after %d lines: %w", i, got, err)
-					return
-				}
-				id, body, _ := strings.Cut(line, ":")
-				from, ok := senderOf[id]
-				if !ok {
-					errs <- fmt.Errorf("client %d: unknown sender in %q", i, line)
-					return
-				}
-				if from == i {
-					errs <- fmt.Errorf("client %d got its own line %q", i, line)
-					return
-				}
-				if want := fmt.Sprintf("m %d %d", from, next[from]); body != want {
-					errs <- fmt.Errorf("client %d: got %q from %d, want %q (loss, duplicate or reorder)", i, body, from, want)
-					return
-				}
-				next[from]++
-			}
-		}()
+		peers[i] = testutil.Peer{ID: ids[i], ReadLine: c.readLine, Write: func(b []byte) error {
+			_, err := c.conn.Write(b)
+			return err
+		}}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	for _, c := range cs {
-		c.expectNothing(10 * time.Millisecond) // no duplicates after the last line
-	}
+	// Lines in small bursts to mix batching; after the last, no byte more
+	// (no duplicates).
+	testutil.Exchange{Lines: perClient, Burst: 3, Quiet: 10 * time.Millisecond}.Run(t, peers)
 }
 
 // TestShutdownIsIdempotent: Shutdown called twice, and from several

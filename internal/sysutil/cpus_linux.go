@@ -62,3 +62,19 @@ func PinProcess(pid int, list string) error {
 	}
 	return nil
 }
+
+// ShareCPUs says whether processes a and b (0: this one) may run on a
+// common CPU, as their affinity masks stand now; true when either mask
+// cannot be read, since they may then share any.
+func ShareCPUs(a, b int) bool {
+	var sa, sb unix.CPUSet
+	if unix.SchedGetaffinity(a, &sa) != nil || unix.SchedGetaffinity(b, &sb) != nil {
+		return true
+	}
+	for c := range len(sa) * 64 {
+		if sa.IsSet(c) && sb.IsSet(c) {
+			return true
+		}
+	}
+	return false
+}

@@ -37,3 +37,12 @@ func TestParseCPUList(t *testing.T) {
 		}
 	}
 }
+
+func TestShareCPUs(t *testing.T) {
+	if !ShareCPUs(0, 0) {
+		t.Error("a process does not share CPUs with itself")
+	}
+	if !ShareCPUs(0, -1) {
+		t.Error("an unreadable mask should count as shared")
+	}
+}

@@ -12,3 +12,6 @@ func ParseCPUList(string) (struct{}, error) { return struct{}{}, errNoPinning }
 
 // PinProcess fails: CPUs cannot be pinned here.
 func PinProcess(int, string) error { return errNoPinning }
+
+// ShareCPUs is always true: processes cannot be kept apart here.
+func ShareCPUs(int, int) bool { return true }

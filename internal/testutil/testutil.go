@@ -1,7 +1,8 @@
 // Package testutil holds what the packages' tests share: a goroutine-leak
 // check for TestMain, a condition wait, a buffer that a process or a
-// logger may write while a test reads it, and the check that a README
-// table and the code name the same things. Test-only; each helper is safe
+// logger may write while a test reads it, the check that a README table
+// and the code name the same things, and the broadcast check (Exchange:
+// every line reaches every other client once and in order). Test-only; each helper is safe
 // for concurrent use as documented.
 package testutil
 
