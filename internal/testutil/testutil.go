@@ -25,11 +25,17 @@ func VerifyTestMain(m *testing.M) {
 	)
 }
 
+// waitLimit bounds every WaitFor. It is a bound for a test that is stuck,
+// not a timing: under -race beside a CPU hog on two cores, moving a few
+// MB through a paced reader took over 15 s (the old bound) on a healthy
+// server.
+const waitLimit = 60 * time.Second
+
 // WaitFor polls cond every few milliseconds until it holds, failing the
-// test after 15 seconds.
+// test after waitLimit.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
