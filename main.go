@@ -138,9 +138,14 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	fs.StringVar(&c.ClusterTLSKey, "cluster-tls-key", c.ClusterTLSKey, "client key for NATS")
 	fs.DurationVar(&c.ClusterReconnectWait, "cluster-reconnect-wait", c.ClusterReconnectWait, "pause between reconnect attempts to NATS")
 	fs.StringVar(&c.ClusterKeyFile, "cluster-key-file", c.ClusterKeyFile, "file of the cluster key (one per line, ≥ 32 bytes; a second accepted, for rotation): messages and node checks are signed with HMAC-SHA256 and only signed ones believed (empty = unauthenticated)")
+	fs.StringVar(&c.WSAddr, "ws-addr", c.WSAddr, "WebSocket listener, host:port or unix:///path (several comma-separated), on the same event loops: GET /ws upgrades, GET / serves the page (empty = off)")
+	fs.StringVar(&c.WSOrigin, "ws-origin", c.WSOrigin, "origins (scheme://host[:port], comma-separated) whose pages may open a WebSocket, or * for any (empty = same host only; requests without Origin are allowed)")
+	fs.DurationVar(&c.WSPing, "ws-ping", c.WSPing, "ping a WebSocket client silent this long; close it when it stays silent as long again")
+	fs.DurationVar(&c.WSHandshakeTimeout, "ws-handshake-timeout", c.WSHandshakeTimeout, "close a WebSocket connection whose HTTP request is not complete within this")
+	fs.IntVar(&c.WSMaxHeader, "ws-max-header", c.WSMaxHeader, "longest HTTP request head on the WebSocket listener, bytes (431 past it)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, metrics_addr=…); removed at exit")
+	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, ws_addr=…, metrics_addr=…); removed at exit")
 	return fs
 }
 
@@ -328,6 +333,9 @@ func announceReady(srv *server.Server, readyFile string, log *slog.Logger) int {
 		var lines []string
 		for _, a := range srv.Addrs() {
 			lines = append(lines, "addr="+a.String())
+		}
+		for _, a := range srv.WSAddrs() {
+			lines = append(lines, "ws_addr="+a.String())
 		}
 		if m := srv.MetricsAddr(); m != nil {
 			lines = append(lines, "metrics_addr="+m.String())

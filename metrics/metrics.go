@@ -21,6 +21,7 @@ import (
 // Snapshot is the server's state at one scrape.
 type Snapshot struct {
 	Open           int64             // connections open now
+	OpenByProto    map[string]int64  // connections open now, by protocol: "tcp", "ws"
 	Accepted       uint64            // connections accepted since start
 	Closed         map[string]uint64 // connections closed, by reason
 	LinesIn        uint64            // lines relayed
@@ -107,6 +108,7 @@ type collector Source
 
 var (
 	descOpen       = prometheus.NewDesc("fanout_connections_open", "Connections open now.", nil, nil)
+	descOpenProto  = prometheus.NewDesc("fanout_connections_open_by_proto", "Connections open now, by protocol (tcp: lines, ws: WebSocket).", []string{"proto"}, nil)
 	descAccepted   = prometheus.NewDesc("fanout_connections_accepted_total", "Connections accepted.", nil, nil)
 	descClosed     = prometheus.NewDesc("fanout_connections_closed_total", "Connections closed, by reason.", []string{"reason"}, nil)
 	descLinesIn    = prometheus.NewDesc("fanout_lines_in_total", "Lines received from clients and relayed.", nil, nil)
@@ -148,7 +150,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descClosed, descLinesIn, descDropped,
+	for _, d := range []*prometheus.Desc{descOpen, descOpenProto, descAccepted, descClosed, descLinesIn, descDropped,
 		descDeliveries, descBytesIn, descBytesOut, descBatches, descRounds, descWrites, descShardConns,
 		descLogBytes, descBehind, descFull, descBP, descBPTotal, descHeld, descHolding, descLostTasks, descWindow, descRoundCost, descDuty,
 		descAcceptErrs, descSuppressed,
@@ -167,6 +169,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(descOpen, float64(s.Open))
+	for proto, n := range s.OpenByProto {
+		gauge(descOpenProto, float64(n), proto)
+	}
 	counter(descAccepted, s.Accepted)
 	for reason, n := range s.Closed {
 		counter(descClosed, n, reason)

@@ -198,6 +198,9 @@ type Config struct {
 	// believed. Every node of a domain needs the key. Needs ClusterURLs.
 	// Default empty: messages are not authenticated.
 	ClusterKeyFile string `json:"-"`
+
+	// WSConfig holds the WebSocket listener's settings (config_ws.go).
+	WSConfig
 }
 
 // Flood control modes.
@@ -256,6 +259,7 @@ func (c Config) withDefaults() Config {
 	if c.ClusterReconnectWait == 0 {
 		c.ClusterReconnectWait = cluster.DefaultReconnectWait
 	}
+	c.wsDefaults()
 	return c
 }
 
@@ -328,6 +332,9 @@ func (c Config) Validate() error {
 	if _, err := c.proxySources(); err != nil {
 		return err
 	}
+	if err := c.validateWS(); err != nil {
+		return err
+	}
 	if c.ClusterURLs != "" {
 		for _, u := range strings.Split(c.ClusterURLs, ",") {
 			if !strings.Contains(u, "://") {
@@ -380,17 +387,30 @@ type listenSpec struct {
 	network string // "tcp" or "unix"
 	address string // host:port, or a socket path
 	proxy   bool   // connections begin with a PROXY header
-	flag    string // the flag that named it: --addr or --direct-addr
+	flag    string // the flag that named it: --addr, --direct-addr or --ws-addr
+	ws      bool   // the WebSocket listener (--ws-addr): HTTP, then WebSocket frames
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
 
-// listenSpecs parses Addr (PROXY listeners with ProxyProtocol) and then
-// DirectAddr: comma-separated lists of host:port and unix:///path entries.
+// listenSpecs parses Addr (PROXY listeners with ProxyProtocol), then
+// DirectAddr, then WSAddr: comma-separated lists of host:port and
+// unix:///path entries.
 func (c Config) listenSpecs() ([]listenSpec, error) {
 	specs, err := parseListenList("--addr", c.Addr, c.ProxyProtocol)
-	if err != nil || c.DirectAddr == "" {
-		return specs, err
+	if err != nil {
+		return nil, err
+	}
+	if specs, err = c.appendDirectSpecs(specs); err != nil {
+		return nil, err
+	}
+	return c.appendWSSpecs(specs)
+}
+
+// appendDirectSpecs adds DirectAddr's listeners to specs.
+func (c Config) appendDirectSpecs(specs []listenSpec) ([]listenSpec, error) {
+	if c.DirectAddr == "" {
+		return specs, nil
 	}
 	direct, err := parseListenList("--direct-addr", c.DirectAddr, false)
 	if err != nil {

@@ -54,6 +54,7 @@ var Version = "devel"
 // connInfo is one connection in /connz.
 type connInfo struct {
 	ID           int64     `json:"id"`
+	Proto        string    `json:"proto"`         // "tcp" (lines) or "ws" (WebSocket)
 	Remote       string    `json:"remote"`        // the client's address: from its PROXY header when it came through a proxy
 	Via          string    `json:"via,omitempty"` // the proxy's address, when a PROXY header named the client
 	Loop         int       `json:"loop"`
@@ -66,7 +67,7 @@ type connInfo struct {
 
 // info reads cl's figures. Runs on cl's loop.
 func (cl *client) info() connInfo {
-	return connInfo{ID: cl.member.ID, Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
+	return connInfo{ID: cl.member.ID, Proto: cl.proto(), Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
 		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag()}
 }
 
@@ -339,8 +340,13 @@ func (s *Server) kick(cl *client, by, why string) bool {
 		return false // already being closed
 	}
 	cl.reason = ReasonKicked
-	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", sanitize(why))
-	_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "proto", cl.proto(), "by", by, "why", sanitize(why))
+	if cl.ws != nil {
+		code, reason := wsCloseCode(ReasonKicked)
+		s.wsGoodbye(cl, code, reason)
+	} else {
+		_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	}
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing kicked connection", "id", cl.member.ID, "err", err)
 	}
@@ -380,22 +386,23 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleVarz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snapshot()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":        Version,
-		"now":            time.Now().UTC(),
-		"start":          s.started.UTC(),
-		"uptime":         time.Since(s.started).Round(time.Second).String(),
-		"node":           s.cfg.Node,
-		"config":         varzConfig(s.cfg),
-		"connections":    snap.Open,
-		"accepted":       snap.Accepted,
-		"closed":         snap.Closed,
-		"lines_in":       snap.LinesIn,
-		"deliveries":     snap.Deliveries,
-		"bytes_in":       snap.BytesIn,
-		"bytes_out":      snap.BytesOut,
-		"log_bytes":      snap.LogBytes,
-		"backpressure":   snap.Backpressure,
-		"rates_per_sec":  s.rates.rates(),
-		"rates_interval": rateSpan.String(),
+		"version":              Version,
+		"now":                  time.Now().UTC(),
+		"start":                s.started.UTC(),
+		"uptime":               time.Since(s.started).Round(time.Second).String(),
+		"node":                 s.cfg.Node,
+		"config":               varzConfig(s.cfg),
+		"connections":          snap.Open,
+		"connections_by_proto": snap.OpenByProto,
+		"accepted":             snap.Accepted,
+		"closed":               snap.Closed,
+		"lines_in":             snap.LinesIn,
+		"deliveries":           snap.Deliveries,
+		"bytes_in":             snap.BytesIn,
+		"bytes_out":            snap.BytesOut,
+		"log_bytes":            snap.LogBytes,
+		"backpressure":         snap.Backpressure,
+		"rates_per_sec":        s.rates.rates(),
+		"rates_interval":       rateSpan.String(),
 	})
 }

@@ -107,7 +107,10 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 		return h.reject(cl, ReasonTooManyConns, msgTooMany)
 	}
 	cl.ip = ip
-	h.s.join(cl)
+	h.s.admitted(cl)
+	if cl.ws != nil {
+		return h.consumeWS(cl) // the request may have come with the header
+	}
 	return gnet.None
 }
 
@@ -123,11 +126,17 @@ func headerSweepPeriod(timeout time.Duration) time.Duration {
 // task; the loops do the rest.
 func (s *Server) sweepHeaders() {
 	defer close(s.headerSweepDone)
-	if s.kind == allDirect {
+	period := headerSweepPeriod(s.cfg.ProxyHeaderTimeout)
+	switch {
+	case len(s.wsAddrs) > 0 && s.kind == allDirect:
+		period = headerSweepPeriod(s.cfg.WSHandshakeTimeout)
+	case len(s.wsAddrs) > 0:
+		period = min(period, headerSweepPeriod(s.cfg.WSHandshakeTimeout))
+	case s.kind == allDirect:
 		<-s.stopSweep
 		return
 	}
-	t := time.NewTicker(headerSweepPeriod(s.cfg.ProxyHeaderTimeout))
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
@@ -136,11 +145,15 @@ func (s *Server) sweepHeaders() {
 		case now := <-t.C:
 			s.loopsMu.Lock()
 			for loop, ls := range s.loops {
-				if ls.pendingCount.Load() == 0 {
+				if ls.pendingCount.Load() == 0 && ls.handshakeCount.Load() == 0 {
 					continue
 				}
 				deadline := now.UnixNano()
-				task := gnet.RunnableFunc(func(context.Context) error { s.closeLateHeaders(ls, deadline); return nil })
+				task := gnet.RunnableFunc(func(context.Context) error {
+					s.closeLateHeaders(ls, deadline)
+					s.closeLateHandshakes(ls, deadline)
+					return nil
+				})
 				if err := loop.Execute(context.Background(), task); err != nil && !s.draining.Load() {
 					s.log.Warn("header sweep", "err", err)
 				}
