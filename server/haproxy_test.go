@@ -276,7 +276,7 @@ func TestWSSThroughHAProxy(t *testing.T) {
 	plain := dialAddr(t, s.Addrs()[1].String(), &net.TCPAddr{IP: net.ParseIP("127.0.0.1")})
 	waitOpen(t, s, 1)
 	transport := &http.Transport{
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
 		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12},
 	}
 	t.Cleanup(transport.CloseIdleConnections)
