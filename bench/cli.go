@@ -33,6 +33,7 @@ type options struct {
 	assets     string
 	serverCPUs string
 	clientCPUs string
+	proto      string // --proto: tcp or ws (ws.go)
 }
 
 // newFlagSet defines the bench flags on o and sc; sc's values are the
@@ -77,6 +78,9 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&w.SlowReaders, "slow-readers", w.SlowReaders, "the last N receiving clients read at most --slow-read-rate each (paced, never faster); reported apart")
 	fs.Float64Var(&w.SlowReadRate, "slow-read-rate", w.SlowReadRate, "bytes/s each slow reader reads (0 = 1000000)")
 	fs.BoolVar(&w.CloseWrite, "close-write", w.CloseWrite, "after its --burst each sender shuts its sending side, as `cat file | nc -N` does")
+	fs.StringVar(&o.proto, "proto", "tcp", "the clients' protocol: tcp (lines) or ws (WebSocket, through the server's --ws-addr)")
+	fs.Float64Var(&w.WSShare, "ws-share", w.WSShare, "share of the clients that are WebSocket clients, 0..1, spread evenly (e.g. 0.5: every second one); --proto ws is 1")
+	fs.StringVar(&w.WSAddr, "ws-addr", w.WSAddr, "with --addr: the server's WebSocket listener(s), host:port[,…]")
 	return fs
 }
 
@@ -118,6 +122,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := sc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
+		return 2
+	}
+	if err := o.checkWSOptions(&sc); err != nil {
 		fmt.Fprintf(stderr, "fanout bench: %v\n", err)
 		return 2
 	}
@@ -281,6 +289,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 	if err != nil {
 		return nil, err
 	}
+	sc.WSAddr = strings.Join(p.WSAddrs, ",")
 	res, err := o.pinAndRun(ctx, p.Target, sc, progress)
 	if stopErr := p.Stop(30 * time.Second); err == nil && stopErr != nil {
 		err = stopErr
@@ -294,7 +303,7 @@ func (o *options) serverFlags(sc Scenario) []string {
 	if sc.Proxy != "" {
 		args = append(args, "--proxy-protocol")
 	}
-	return args
+	return append(args, wsServerFlags(sc)...)
 }
 
 // pinServer pins the target's processes to --server-cpus, if given.
@@ -484,6 +493,9 @@ func describe(sc Scenario) string {
 		fmt.Fprintf(&b, "\n%d fanout node(s) through an existing NATS (--cluster)", sc.Nodes)
 	case sc.Nodes > 1 || sc.NATSServers > 1:
 		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s) started by the harness", sc.Nodes, sc.NATSServers)
+	}
+	if sc.WSShare > 0 {
+		fmt.Fprintf(&b, "\n%g of the clients are WebSocket clients", sc.WSShare)
 	}
 	if sc.Proxy != "" {
 		fmt.Fprintf(&b, "\nevery connection begins with a PROXY %s header", sc.Proxy)

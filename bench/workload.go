@@ -26,6 +26,8 @@ type Workload struct {
 	SlowReaders        int           // the last SlowReaders clients (never senders) read at most SlowReadRate each
 	SlowReadRate       float64       // bytes/s each slow reader reads; 0 = 1 000 000 when there are slow readers
 	CloseWrite         bool          // after its burst each sender shuts its sending side (shutdown SHUT_WR, as `cat file | nc -N`)
+	WSShare            float64       // share of the connections that are WebSocket clients, 0..1, spread evenly (ws.go)
+	WSAddr             string        // where the WebSocket clients connect, host:port[,…]: set by the harness from the target
 }
 
 // Scenario is a named preset: the Workload and the target's shape.
@@ -159,5 +161,5 @@ func (w Workload) Validate() error {
 	case w.CloseWrite && w.Burst == 0:
 		return fmt.Errorf("--close-write shuts a sender's side after its burst: it needs --burst")
 	}
-	return nil
+	return w.validateWS()
 }
