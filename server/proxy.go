@@ -175,7 +175,11 @@ func (s *Server) closeLateHeaders(ls *loopStats, now int64) {
 		cl.reason = ReasonProxyHeader
 		s.limitedLog(logProxy, slog.LevelWarn, "no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"proxy_header_timeout", s.cfg.ProxyHeaderTimeout, "buffered", buffered)
-		_, _ = cl.conn.Write(msgProxyHeader) // gnet writes it before it closes
+		msg := msgProxyHeader
+		if cl.ws != nil {
+			msg = wsRespProxy // an HTTP client: an HTTP answer
+		}
+		_, _ = cl.conn.Write(msg) // gnet writes it before it closes
 		if err := cl.conn.Close(); err != nil {
 			s.log.Error("closing connection", "remote", cl.addr, "err", err)
 		}

@@ -109,6 +109,7 @@ var (
 	wsRespTooMany    = ws.AppendErrorResponse(nil, &ws.HTTPError{Status: 429, Reason: "too many connections"})
 	wsRespProxy      = ws.AppendErrorResponse(nil, &ws.HTTPError{Status: 400, Reason: "bad proxy header"})
 	wsRespTimeout    = ws.AppendErrorResponse(nil, &ws.HTTPError{Status: 408, Reason: "handshake timeout"})
+	wsRespDraining   = ws.AppendErrorResponse(nil, &ws.HTTPError{Status: 503, Reason: "shutting down"})
 )
 
 // wsRefusal returns what a WebSocket client refused for reason before its
@@ -215,6 +216,12 @@ func (h *handler) readHandshake(cl *client) gnet.Action {
 		cl.stopHandshake()
 		cl.reason = ReasonPageServed
 		_, _ = cl.conn.Write(web.Response()) // shared, read-only; gnet copies what the socket does not take
+		return gnet.Close
+	}
+	if s.draining.Load() { // nothing joins once the drain began
+		cl.stopHandshake()
+		cl.reason = ReasonShutdown
+		_, _ = cl.conn.Write(wsRespDraining)
 		return gnet.Close
 	}
 	var resp [256]byte
