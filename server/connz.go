@@ -67,7 +67,7 @@ type connInfo struct {
 
 // info reads cl's figures. Runs on cl's loop.
 func (cl *client) info() connInfo {
-	return connInfo{ID: cl.member.ID, Proto: cl.proto(), Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
+	return connInfo{ID: cl.member.ID, Proto: cl.proto(), Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: time.Unix(0, cl.opened).UTC(),
 		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag()}
 }
 

@@ -48,4 +48,14 @@
 // stays in gnet's inbound buffer, at most maxProxyHeader (4 KiB) bytes
 // before it is refused, and sits in its loop's pending set (loop-owned)
 // until the header arrives, the header sweeper closes it, or it leaves.
+//
+// WebSocket (--ws-addr, ws.go, config_ws.go): the WebSocket listener's
+// connections come through the same acceptor, the same descriptor budget
+// and per-IP limit, to the same loops and handler; a client of it carries
+// a wsConn (its handshake state, then its frame parser), reads its HTTP
+// request unjoined (at most --ws-max-header bytes stay buffered; its
+// loop's handshakes set, loop-owned, lets the header sweeper close it
+// after --ws-handshake-timeout), then joins as a shard.WebSocket member.
+// The pinger goroutine reaches members only through shard.Fanout.Each;
+// control frames go out through shard.Member.SendControl, on the loop.
 package server

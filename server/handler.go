@@ -26,8 +26,8 @@ type client struct {
 	ip       netip.Addr // source IP holding a --max-conns-per-ip slot; invalid for unix sockets and before the header
 	awaiting bool       // PROXY listener: the header has not arrived; not joined, on loop.pending
 	paused   bool       // its socket is not being read: a sender held back while readers catch up
-	headerBy int64      // Unix nanos by which the PROXY header must have arrived
-	opened   time.Time  // when the connection was accepted
+	headerBy int64      // Unix nanos by which the PROXY header must have arrived; then a WebSocket client's request (ws.go)
+	opened   int64      // Unix nanos when the connection was accepted (not a time.Time: 16 bytes less, and the client stays in its size class)
 	lastRead int64      // Unix nanos of the last bytes received (idle timeout)
 	tokens   float64    // flood control: lines the client may still send now
 	refilled int64      // flood control: Unix nanos of the last refill
@@ -94,13 +94,14 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return refuse(ReasonTooManyConns, msgTooMany, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	}
 	now := time.Now()
-	cl := &client{conn: c, addr: remote, opened: now, lastRead: now.UnixNano(),
+	cl := &client{conn: c, addr: remote, opened: now.UnixNano(), lastRead: now.UnixNano(),
 		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c)}
-	cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
-	cl.member.Value = cl
 	if isWS {
 		s.newWSClient(cl)
+	} else {
+		cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
 	}
+	cl.member.Value = cl
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
 		if err := c.SetKeepAlivePeriod(s.cfg.TCPKeepAlive); err != nil {
@@ -349,7 +350,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	if s.log.Enabled(context.Background(), level) {
 		attrs := []any{"id", cl.member.ID, "remote", cl.addr, "proto", cl.proto(), "reason", reason.String(),
-			"duration", time.Since(cl.opened).Round(time.Millisecond)}
+			"duration", time.Duration(time.Now().UnixNano() - cl.opened).Round(time.Millisecond)}
 		if cl.via != "" {
 			attrs = append(attrs, "via", cl.via)
 		}

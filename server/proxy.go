@@ -57,7 +57,7 @@ func (s *Server) trustedProxy(ip netip.Addr) bool {
 // arrives. Runs on cl's loop, from OnOpen.
 func (s *Server) awaitHeader(cl *client) {
 	cl.awaiting = true
-	cl.headerBy = cl.opened.Add(s.cfg.ProxyHeaderTimeout).UnixNano()
+	cl.headerBy = cl.opened + int64(s.cfg.ProxyHeaderTimeout)
 	cl.loop.pending[cl] = struct{}{}
 	cl.loop.pendingCount.Add(1)
 }

@@ -47,13 +47,14 @@ const (
 	wsDone                     // a close frame was sent or the connection is closing: nothing more is answered
 )
 
-// wsConn is a WebSocket client's protocol state (nil for a line client).
-// Owned by the client's event loop.
+// wsConn is a WebSocket client's protocol state (nil for a line client):
+// 64 bytes, one size class. The handshake's deadline is the client's
+// headerBy, free once the PROXY header (if any) is read. Owned by the
+// client's event loop.
 type wsConn struct {
 	parser ws.Parser         // the client's frames, after the upgrade
 	hs     ws.HandshakeState // how far the request was searched
 	state  wsState
-	by     int64 // Unix nanos by which the handshake must be done
 	heard  int64 // Unix nanos of the last frame read (the pinger's clock)
 	pinged int64 // Unix nanos of the ping not yet answered; 0: none
 }
@@ -73,8 +74,7 @@ func wsMaxMessage(maxLine int) int { return maxLine + 2 }
 // newWSClient makes cl a WebSocket client. Runs on cl's loop (OnOpen).
 func (s *Server) newWSClient(cl *client) {
 	cl.ws = &wsConn{parser: ws.NewParser(wsMaxMessage(s.cfg.MaxLine))}
-	cl.member = shard.NewWebSocketMember(cl.member.ID, cl)
-	cl.member.Value = cl
+	cl.member = shard.NewWebSocketMember(s.ids.Generate().Int64(), cl)
 	s.openWS.Add(1)
 }
 
@@ -86,7 +86,7 @@ func (s *Server) admitted(cl *client) {
 		s.join(cl)
 		return
 	}
-	cl.ws.by = time.Now().Add(s.cfg.WSHandshakeTimeout).UnixNano()
+	cl.headerBy = time.Now().Add(s.cfg.WSHandshakeTimeout).UnixNano() // the PROXY header's is past
 	cl.loop.handshakes[cl] = struct{}{}
 	cl.loop.handshakeCount.Add(1)
 }
@@ -352,7 +352,7 @@ func (cl *client) takeToken(s *Server) bool {
 // handshake is not done at now. Runs on that loop.
 func (s *Server) closeLateHandshakes(ls *loopStats, now int64) {
 	for cl := range ls.handshakes {
-		if now < cl.ws.by || cl.reason != ReasonNone {
+		if now < cl.headerBy || cl.reason != ReasonNone {
 			continue
 		}
 		cl.stopHandshake()
