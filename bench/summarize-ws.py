@@ -25,10 +25,10 @@ for scenario in ("saturate", "room", "idle"):
     if not tcp or not ws:
         continue
     print(f"\n{scenario}: median of {len(tcp)} tcp / {len(ws)} ws runs")
-    print("| metric | tcp | ws | ws/tcp | ws runs |")
-    print("|---|---:|---:|---:|---|")
+    print("| metric | tcp | ws | ws/tcp | tcp runs | ws runs |")
+    print("|---|---:|---:|---:|---|---|")
     for name, f in metrics:
         a, b = statistics.median(map(f, tcp)), statistics.median(map(f, ws))
         ratio = f"{b / a:.2f}×" if a else ""
-        each = ", ".join(f"{f(r):.4g}" for r in ws)
-        print(f"| {name} | {a:.4g} | {b:.4g} | {ratio} | {each} |")
+        runs = lambda rs: ", ".join(f"{f(r):.4g}" for r in rs)
+        print(f"| {name} | {a:.4g} | {b:.4g} | {ratio} | {runs(tcp)} | {runs(ws)} |")
