@@ -285,3 +285,13 @@ func must(t *testing.T, err error) {
 }
 
 var _ = fmt.Sprintf
+
+// wsFrames is an upgraded connection whose every Write is one masked
+// binary message (at most --max-line + 2 bytes).
+type wsFrames struct{ net.Conn }
+
+func (w wsFrames) Write(b []byte) (int, error) {
+	f := clientFrame(true, 0x2, b, true)
+	n, err := w.Conn.Write(f)
+	return max(0, n-(len(f)-len(b))), err
+}
