@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -401,4 +403,30 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
 	must(t, json.NewDecoder(resp.Body).Decode(v))
+}
+
+// The WebSocket listener works on a unix socket too.
+func TestWSUnixListener(t *testing.T) {
+	path := t.TempDir() + "/ws.sock"
+	s, _ := startWSServer(t, Config{WSConfig: WSConfig{WSAddr: "unix://" + path}})
+	tcp := dial(t, s)
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	must(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	raw := &rawWS{t: t, conn: c, r: bufio.NewReader(c)}
+	raw.write([]byte(upgradeRequest("")))
+	if status := raw.readHead(); !strings.HasPrefix(status, "HTTP/1.1 101 ") {
+		t.Fatalf("status %q", status)
+	}
+	waitOpen(t, s, 2)
+	tcp.send("over unix\n")
+	f, err := raw.readFrame()
+	must(t, err)
+	if f.op != 0x1 || !strings.HasSuffix(string(f.payload), ":over unix") {
+		t.Fatalf("got op %x %q", f.op, f.payload)
+	}
+	raw.write(clientFrame(true, 0x1, []byte("back"), true))
+	if got := tcp.mustReadLine(); !strings.HasSuffix(got, ":back") {
+		t.Fatalf("TCP client got %q", got)
+	}
 }
