@@ -385,24 +385,25 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleVarz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snapshot()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"version":              Version,
-		"now":                  time.Now().UTC(),
-		"start":                s.started.UTC(),
-		"uptime":               time.Since(s.started).Round(time.Second).String(),
-		"node":                 s.cfg.Node,
-		"config":               varzConfig(s.cfg),
-		"connections":          snap.Open,
-		"connections_by_proto": snap.OpenByProto,
-		"accepted":             snap.Accepted,
-		"closed":               snap.Closed,
-		"lines_in":             snap.LinesIn,
-		"deliveries":           snap.Deliveries,
-		"bytes_in":             snap.BytesIn,
-		"bytes_out":            snap.BytesOut,
-		"log_bytes":            snap.LogBytes,
-		"backpressure":         snap.Backpressure,
-		"rates_per_sec":        s.rates.rates(),
-		"rates_interval":       rateSpan.String(),
-	})
+	varz := map[string]any{
+		"version":        Version,
+		"now":            time.Now().UTC(),
+		"start":          s.started.UTC(),
+		"uptime":         time.Since(s.started).Round(time.Second).String(),
+		"node":           s.cfg.Node,
+		"config":         varzConfig(s.cfg),
+		"connections":    snap.Open,
+		"accepted":       snap.Accepted,
+		"closed":         snap.Closed,
+		"lines_in":       snap.LinesIn,
+		"deliveries":     snap.Deliveries,
+		"bytes_in":       snap.BytesIn,
+		"bytes_out":      snap.BytesOut,
+		"log_bytes":      snap.LogBytes,
+		"backpressure":   snap.Backpressure,
+		"rates_per_sec":  s.rates.rates(),
+		"rates_interval": rateSpan.String(),
+	}
+	varz["connections_by_proto"] = snap.OpenByProto // {"tcp": n, "ws": m}
+	writeJSON(w, http.StatusOK, varz)
 }

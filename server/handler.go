@@ -42,15 +42,15 @@ type client struct {
 // connections waiting for a PROXY header; and the loop's poller, through
 // which its senders' sockets are paused.
 type loopStats struct {
-	index          int // the loop's number, in the order loops first saw a connection
-	poller         int // the loop's epoll descriptor (readpause_linux.go); -1: senders cannot be paused here
-	bytesIn        atomic.Uint64
-	dropped        atomic.Uint64        // lines dropped by flood control
-	pending        map[*client]struct{} // waiting for their PROXY header; loop-owned
-	pendingCount   atomic.Int64         // len(pending), for the header sweeper to skip idle loops
-	handshakes     map[*client]struct{} // WebSocket clients in their handshake (ws.go); loop-owned
-	handshakeCount atomic.Int64         // len(handshakes), for the sweeper
-	_              [32]byte             // keep loops' counters on separate cache lines
+	index        int // the loop's number, in the order loops first saw a connection
+	poller       int // the loop's epoll descriptor (readpause_linux.go); -1: senders cannot be paused here
+	bytesIn      atomic.Uint64
+	dropped      atomic.Uint64        // lines dropped by flood control
+	pending      map[*client]struct{} // waiting for their PROXY header; loop-owned
+	pendingCount atomic.Int64         // len(pending), for the header sweeper to skip idle loops
+	handshakes   map[*client]struct{} // WebSocket clients in their handshake (ws.go); loop-owned
+	handshakesN  atomic.Int64         // len(handshakes), for the sweeper
+	_            [32]byte             // keep loops' counters on separate cache lines
 }
 
 // handler implements gnet.EventHandler. Each method runs on the event loop

@@ -145,7 +145,7 @@ func (s *Server) sweepHeaders() {
 		case now := <-t.C:
 			s.loopsMu.Lock()
 			for loop, ls := range s.loops {
-				if ls.pendingCount.Load() == 0 && ls.handshakeCount.Load() == 0 {
+				if ls.pendingCount.Load() == 0 && ls.handshakesN.Load() == 0 {
 					continue
 				}
 				deadline := now.UnixNano()

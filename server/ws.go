@@ -88,7 +88,7 @@ func (s *Server) admitted(cl *client) {
 	}
 	cl.headerBy = time.Now().Add(s.cfg.WSHandshakeTimeout).UnixNano() // the PROXY header's is past
 	cl.loop.handshakes[cl] = struct{}{}
-	cl.loop.handshakeCount.Add(1)
+	cl.loop.handshakesN.Add(1)
 }
 
 // stopHandshake takes cl out of its loop's handshakes set. Runs on cl's loop.
@@ -99,7 +99,7 @@ func (cl *client) stopHandshake() {
 	cl.ws.state = wsDone
 	if _, ok := cl.loop.handshakes[cl]; ok {
 		delete(cl.loop.handshakes, cl)
-		cl.loop.handshakeCount.Add(-1)
+		cl.loop.handshakesN.Add(-1)
 	}
 }
 
