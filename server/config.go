@@ -394,23 +394,12 @@ type listenSpec struct {
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
 
 // listenSpecs parses Addr (PROXY listeners with ProxyProtocol), then
-// DirectAddr, then WSAddr: comma-separated lists of host:port and
-// unix:///path entries.
+// DirectAddr, then WSAddr (config_ws.go): comma-separated lists of
+// host:port and unix:///path entries.
 func (c Config) listenSpecs() ([]listenSpec, error) {
 	specs, err := parseListenList("--addr", c.Addr, c.ProxyProtocol)
-	if err != nil {
-		return nil, err
-	}
-	if specs, err = c.appendDirectSpecs(specs); err != nil {
-		return nil, err
-	}
-	return c.appendWSSpecs(specs)
-}
-
-// appendDirectSpecs adds DirectAddr's listeners to specs.
-func (c Config) appendDirectSpecs(specs []listenSpec) ([]listenSpec, error) {
-	if c.DirectAddr == "" {
-		return specs, nil
+	if err != nil || c.DirectAddr == "" {
+		return c.withWSSpecs(specs, err)
 	}
 	direct, err := parseListenList("--direct-addr", c.DirectAddr, false)
 	if err != nil {
@@ -422,7 +411,7 @@ func (c Config) appendDirectSpecs(specs []listenSpec) ([]listenSpec, error) {
 		}
 		specs = append(specs, d)
 	}
-	return specs, nil
+	return c.withWSSpecs(specs, nil)
 }
 
 func parseListenList(flag, list string, proxy bool) ([]listenSpec, error) {

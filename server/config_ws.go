@@ -91,9 +91,13 @@ func (c Config) validateWS() error {
 	return nil
 }
 
-// appendWSSpecs adds WSAddr's listeners (PROXY listeners with
-// ProxyProtocol) to the line listeners in specs.
-func (c Config) appendWSSpecs(specs []listenSpec) ([]listenSpec, error) {
+// withWSSpecs adds WSAddr's listeners (PROXY listeners with
+// ProxyProtocol) to the line listeners in specs, unless err says those
+// were bad.
+func (c Config) withWSSpecs(specs []listenSpec, err error) ([]listenSpec, error) {
+	if err != nil {
+		return nil, err
+	}
 	if c.WSAddr == "" {
 		return specs, nil
 	}
