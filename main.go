@@ -97,7 +97,7 @@ func newServeFlagSet(sf *serveFlags) *flag.FlagSet {
 	// main's own flags: how it logs and tells supervisors it is ready.
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, metrics_addr=…); removed at exit")
+	fs.StringVar(&sf.readyFile, "ready-file", "", "once listening, write the bound addresses to this file (addr=… per listener, ws_addr=…, metrics_addr=…); removed at exit")
 	return fs
 }
 
@@ -285,6 +285,9 @@ func announceReady(srv *server.Server, readyFile string, log *slog.Logger) int {
 		var lines []string
 		for _, a := range srv.Addrs() {
 			lines = append(lines, "addr="+a.String())
+		}
+		for _, a := range srv.WSAddrs() {
+			lines = append(lines, "ws_addr="+a.String())
 		}
 		if m := srv.MetricsAddr(); m != nil {
 			lines = append(lines, "metrics_addr="+m.String())

@@ -37,6 +37,7 @@ type options struct {
 	assets     string
 	serverCPUs string
 	clientCPUs string
+	proto      string // --proto: tcp or ws (ws.go)
 }
 
 // newFlagSet defines the bench flags on o and sc; sc's values are the
@@ -81,6 +82,9 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&w.SlowReaders, "slow-readers", w.SlowReaders, "the last N receiving clients read at most --slow-read-rate each (paced, never faster); reported apart")
 	fs.Float64Var(&w.SlowReadRate, "slow-read-rate", w.SlowReadRate, "bytes/s each slow reader reads (0 = 1000000)")
 	fs.BoolVar(&w.CloseWrite, "close-write", w.CloseWrite, "after its --burst each sender shuts its sending side, as `cat file | nc -N` does")
+	fs.StringVar(&o.proto, "proto", "tcp", "the clients' protocol: tcp (lines) or ws (WebSocket, through the server's --ws-addr)")
+	fs.Float64Var(&w.WSShare, "ws-share", w.WSShare, "share of the clients that are WebSocket clients, 0..1, spread evenly (e.g. 0.5: every second one); --proto ws is 1")
+	fs.StringVar(&w.WSAddr, "ws-addr", w.WSAddr, "with --addr: the server's WebSocket listener(s), host:port[,…]")
 	return fs
 }
 
@@ -148,13 +152,16 @@ func parseOptions(args []string) (*options, Scenario, error) {
 
 // validate checks the flags against each other and against sc, the
 // scenario they chose, and applies the ones that reach beyond o (--cluster
-// into sc, --server-bin and --server-log into ServerBinary and ServerLog).
-// Every error names its flags as --x.
+// and --proto ws into sc, --server-bin and --server-log into ServerBinary
+// and ServerLog). Every error names its flags as --x.
 func (o *options) validate(sc *Scenario) error {
 	if err := sc.Validate(); err != nil {
 		return err
 	}
-	local := o.addrs == ""
+	if o.proto == "ws" && sc.WSShare == 0 {
+		sc.WSShare = 1 // every client
+	}
+	local, wsClients := o.addrs == "", sc.WSShare > 0
 	switch {
 	case o.runs < 1:
 		return fmt.Errorf("--runs must be at least 1, got %d", o.runs)
@@ -171,6 +178,18 @@ func (o *options) validate(sc *Scenario) error {
 		return fmt.Errorf("--workers must be 0..clients (%d), got %d", sc.Clients, o.workers)
 	case o.serverCPUs != "" && !local && o.pid == 0:
 		return errors.New("--server-cpus with --addr needs the server's --pid")
+	case o.proto != "tcp" && o.proto != "ws":
+		return fmt.Errorf("--proto must be tcp or ws, got %q", o.proto)
+	case !wsClients && sc.WSAddr != "":
+		return errors.New("--ws-addr needs WebSocket clients: --proto ws or --ws-share")
+	case wsClients && (o.baseline || o.compare):
+		return errors.New("WebSocket clients drive fanout only: the baseline has no WebSocket listener (no --baseline or --compare)")
+	case wsClients && o.clustered(*sc):
+		return errors.New("WebSocket clients drive one fanout node (no --nodes, --nats-servers or --cluster)")
+	case wsClients && !local && sc.WSAddr == "":
+		return errors.New("with --addr, WebSocket clients need the server's --ws-addr")
+	case local && sc.WSAddr != "":
+		return errors.New("--ws-addr names an external server's WebSocket listener: it needs --addr")
 	}
 	if o.cluster != "" {
 		if err := cluster.CheckURLs(o.cluster); err != nil {
@@ -310,6 +329,7 @@ func (o *options) once(ctx context.Context, kind string, sc Scenario, log io.Wri
 	if err != nil {
 		return nil, err
 	}
+	sc.WSAddr = strings.Join(p.WSAddrs, ",")
 	res, err := o.pinAndRun(ctx, p.Target, sc, progress)
 	if stopErr := p.Stop(30 * time.Second); err == nil && stopErr != nil {
 		err = stopErr
@@ -323,7 +343,7 @@ func (o *options) serverFlags(sc Scenario) []string {
 	if sc.Proxy != "" {
 		args = append(args, "--proxy-protocol")
 	}
-	return args
+	return append(args, wsServerFlags(sc)...)
 }
 
 // pinServer pins the target's processes to --server-cpus, if given.
@@ -527,6 +547,9 @@ func describe(sc Scenario) string {
 		fmt.Fprintf(&b, "\n%d fanout node(s) through an existing NATS (--cluster)", sc.Nodes)
 	case sc.Nodes > 1 || sc.NATSServers > 1:
 		fmt.Fprintf(&b, "\n%d fanout nodes through %d NATS server(s) started by the harness", sc.Nodes, sc.NATSServers)
+	}
+	if sc.WSShare > 0 {
+		fmt.Fprintf(&b, "\n%g of the clients are WebSocket clients", sc.WSShare)
 	}
 	if sc.Proxy != "" {
 		fmt.Fprintf(&b, "\nevery connection begins with a PROXY %s header", sc.Proxy)

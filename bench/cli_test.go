@@ -30,6 +30,12 @@ func TestBadOptionsExit2(t *testing.T) {
 		{name: "too many workers", args: []string{"--clients", "4", "--senders", "1", "--workers", "5"}, wantMsg: "--workers"},
 		{name: "server CPUs of an unknown server", args: []string{"--addr", "127.0.0.1:1", "--server-cpus", "0"}, wantMsg: "--pid"},
 		{name: "workload", args: []string{"--senders", "-1"}, wantMsg: "--senders"},
+		{name: "unknown protocol", args: []string{"--proto", "udp"}, wantMsg: "--proto"},
+		{name: "ws share past 1", args: []string{"--ws-share", "1.5"}, wantMsg: "--ws-share"},
+		{name: "ws with compare", args: []string{"--proto", "ws", "--compare"}, wantMsg: "--compare"},
+		{name: "ws with nodes", args: []string{"--ws-share", "0.5", "--nodes", "2"}, wantMsg: "--nodes"},
+		{name: "ws with addr, no ws addr", args: []string{"--proto", "ws", "--addr", "127.0.0.1:1"}, wantMsg: "--ws-addr"},
+		{name: "ws addr without addr", args: []string{"--proto", "ws", "--ws-addr", "127.0.0.1:2"}, wantMsg: "--addr"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,13 +86,14 @@ func TestHelpShowsDefaultsAndPresets(t *testing.T) {
 func TestWorkloadJSON(t *testing.T) {
 	sc, _ := ScenarioByName("file")
 	w := sc.Workload
-	w.After, w.Warmup, w.Proxy = 1500*time.Millisecond, 300*time.Millisecond, "v2"
+	w.After, w.Warmup, w.Proxy, w.WSShare, w.WSAddr = 1500*time.Millisecond, 300*time.Millisecond, "v2", 0.5, "127.0.0.1:8080"
 	b, err := json.Marshal(w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"clients":11`, `"close_write":true`, `"burst":200000000`, `"duration_seconds":10`,
-		`"after_seconds":1.5`, `"warmup_seconds":0.3`, `"drain_seconds":60`, `"proxy_protocol":"v2"`, `"read_buf":0`} {
+		`"after_seconds":1.5`, `"warmup_seconds":0.3`, `"drain_seconds":60`, `"proxy_protocol":"v2"`, `"read_buf":0`,
+		`"ws_share":0.5`, `"ws_addr":"127.0.0.1:8080"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}

@@ -24,6 +24,7 @@ import (
 type Target struct {
 	Name     string   // shown in reports: "fanout", "baseline", an address
 	Addrs    []string // clients are spread over these round-robin
+	WSAddrs  []string // a fanout's WebSocket listeners, when the harness started it with one
 	PIDs     []int    // server processes for CPU and RSS figures (summed); none = unknown
 	NATSPIDs []int    // NATS server processes the harness started, reported apart
 }
@@ -416,6 +417,9 @@ func (r *run) stalledCut() int {
 
 func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error) {
 	addr := r.target.Addrs[i%len(r.target.Addrs)]
+	if r.w.isWS(i) {
+		addr = r.w.wsAddr(i)
+	}
 	sa, family, err := sockaddr(addr)
 	if err != nil {
 		return -1, err
@@ -429,6 +433,12 @@ func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error
 		}
 		if err == nil && r.w.Proxy != "" {
 			if err = sendProxyHeader(ctx, fd, r.w.Proxy); err != nil {
+				_ = unix.Close(fd)
+				return -1, err
+			}
+		}
+		if err == nil && r.w.isWS(i) {
+			if err = wsHandshake(ctx, fd, addr); err != nil {
 				_ = unix.Close(fd)
 				return -1, err
 			}
@@ -511,6 +521,9 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 // accounts for its whole lines; it returns the bytes read. Runs on c's
 // reader goroutine.
 func (r *run) readOnce(c *conn, buf []byte, limit int, now int64, samples []int64) ([]int64, int) {
+	if r.w.isWS(c.idx) {
+		return r.readWSOnce(c, buf, limit, now, samples)
+	}
 	carried := copy(buf, c.carry)
 	n, err := unix.Read(c.fd, buf[carried:carried+min(limit, len(buf)-carried)])
 	switch {
@@ -595,14 +608,14 @@ func (r *run) flushSamples(idx int, samples []int64) {
 func (r *run) send(ctx context.Context, s int, start time.Time) {
 	fd := r.conns[s-r.part.Lo].fd
 	buf := make([]byte, 0, 64<<10)
-	lineLen := r.w.Size + 1
+	lineLen := r.encodedLineLen(s) // a line and "\n", or a WebSocket frame (ws.go)
 	var seq uint64
+	var scratch []byte
 	write := func(lines int) bool {
 		now := time.Now().UnixNano()
 		buf = buf[:0]
 		for range lines {
-			buf = AppendPayload(buf, uint32(s), seq, now, r.w.Size)
-			buf = append(buf, '\n')
+			buf, scratch = r.appendLineFor(buf, scratch, uint32(s), seq, now)
 			seq++
 		}
 		if n, err := writeCounted(ctx, fd, buf); err != nil {

@@ -130,6 +130,7 @@ func StartProcess(kind string, extraArgs []string) (*Process, error) {
 			}
 			if addrs, err := sysutil.ReadReadyFile(readyFile, "addr"); err == nil && len(addrs) > 0 {
 				p.Addrs = addrs[:1]
+				p.WSAddrs, _ = sysutil.ReadReadyFile(readyFile, "ws_addr") // written with addr, at once
 				return p, nil
 			}
 		case err := <-p.done:

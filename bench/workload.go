@@ -31,6 +31,8 @@ type Workload struct {
 	SlowReaders        int           `json:"slow_readers"`        // the last SlowReaders clients (never senders) read at most SlowReadRate each
 	SlowReadRate       float64       `json:"slow_read_rate"`      // bytes/s each slow reader reads; 0 = 1 000 000 when there are slow readers
 	CloseWrite         bool          `json:"close_write"`         // after its burst each sender shuts its sending side (shutdown SHUT_WR, as `cat file | nc -N`)
+	WSShare            float64       `json:"ws_share"`            // share of the connections that are WebSocket clients, 0..1, spread evenly (ws.go)
+	WSAddr             string        `json:"ws_addr"`             // where the WebSocket clients connect, host:port[,…]: set by the harness from the target
 }
 
 // workloadTimes are a Workload's durations as JSON has them: seconds.
@@ -198,6 +200,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("--slow-readers %d leaves no fast reader to acknowledge the windowed senders' lines; use fewer, --rate or --blast", w.SlowReaders)
 	case w.CloseWrite && w.Burst == 0:
 		return fmt.Errorf("--close-write shuts a sender's side after its burst: it needs --burst")
+	case w.WSShare < 0 || w.WSShare > 1:
+		return fmt.Errorf("--ws-share must be 0..1, got %g", w.WSShare)
 	}
 	return nil
 }

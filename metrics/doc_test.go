@@ -15,7 +15,7 @@ import (
 func TestREADMEListsEveryMetric(t *testing.T) {
 	documented := testutil.READMETable(t, "../README.md", "| `fanout_", regexp.MustCompile("`(fanout_[a-z_]+)"))
 	m := New(func() Snapshot {
-		return Snapshot{Closed: map[string]uint64{"client_quit": 0}, ShardConns: []int{0}, Cluster: &ClusterSnapshot{},
+		return Snapshot{Closed: map[string]uint64{"client_quit": 0}, OpenByProto: map[string]int64{"ws": 0}, ShardConns: []int{0}, Cluster: &ClusterSnapshot{},
 			LogSuppressed: map[string]uint64{"refused": 0}}
 	})
 	m.ObserveSeal(1, time.Millisecond)

@@ -26,6 +26,7 @@ import (
 // Snapshot is the server's state at one scrape.
 type Snapshot struct {
 	Open           int64             // connections open now
+	OpenByProto    map[string]int64  // connections open now, by protocol: "tcp", "ws"
 	Accepted       uint64            // connections accepted since start
 	Closed         map[string]uint64 // connections closed, by reason
 	LinesIn        uint64            // lines relayed

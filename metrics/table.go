@@ -22,6 +22,7 @@ type metric struct {
 // histograms, observed rather than read, are in New).
 var table = []metric{
 	gauge("fanout_connections_open", "Connections open now.", func(s *Snapshot) int64 { return s.Open }),
+	gaugeBy("fanout_connections_open_by_proto", "Connections open now, by protocol (tcp: lines, ws: WebSocket).", "proto", func(s *Snapshot) map[string]int64 { return s.OpenByProto }),
 	counter("fanout_connections_accepted_total", "Connections accepted.", func(s *Snapshot) uint64 { return s.Accepted }),
 	counterBy("fanout_connections_closed_total", "Connections closed, by reason.", "reason", func(s *Snapshot) map[string]uint64 { return s.Closed }),
 	counter("fanout_lines_in_total", "Lines received from clients and relayed.", func(s *Snapshot) uint64 { return s.LinesIn }),
@@ -90,6 +91,16 @@ func flag(name, help string, get func(*Snapshot) bool) metric {
 // counterBy is a counter with one label, a value per key of get's map.
 func counterBy(name, help, label string, get func(*Snapshot) map[string]uint64) metric {
 	return metric{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.CounterValue,
+		read: func(s *Snapshot, emit func(float64, ...string)) {
+			for k, n := range get(s) {
+				emit(float64(n), k)
+			}
+		}}
+}
+
+// gaugeBy is a gauge with one label, a value per key of get's map.
+func gaugeBy(name, help, label string, get func(*Snapshot) map[string]int64) metric {
+	return metric{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.GaugeValue,
 		read: func(s *Snapshot, emit func(float64, ...string)) {
 			for k, n := range get(s) {
 				emit(float64(n), k)

@@ -53,11 +53,13 @@ func TestTableCollectsEachRow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := collectAll(t, collector(func() Snapshot {
-				return Snapshot{Open: 3, Accepted: 5, Closed: map[string]uint64{"client_quit": 2, "idle": 1},
+				return Snapshot{Open: 3, OpenByProto: map[string]int64{"tcp": 2, "ws": 1}, Accepted: 5, Closed: map[string]uint64{"client_quit": 2, "idle": 1},
 					ShardConns: []int{1, 4}, Backpressure: true, Window: 0.25, Cluster: tc.cluster}
 			}))
 			want := map[string]float64{
 				"fanout_connections_open":                      3,
+				"fanout_connections_open_by_proto{tcp}":        2,
+				"fanout_connections_open_by_proto{ws}":         1,
 				"fanout_connections_accepted_total":            5,
 				"fanout_connections_closed_total{client_quit}": 2,
 				"fanout_connections_closed_total{idle}":        1,

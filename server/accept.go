@@ -108,7 +108,7 @@ func (s *Server) admit(l *listener, c net.Conn) {
 	if s.open.Add(1) > int64(s.cfg.MaxConns) {
 		s.open.Add(-1)
 		<-s.enrollSem
-		s.refuseFull(c)
+		s.refuseFull(l, c)
 		return
 	}
 	s.enrollWG.Add(1)
@@ -123,10 +123,14 @@ type admission struct {
 }
 
 // refuseFull sends "ERR server full" and closes c, on the accept goroutine.
-func (s *Server) refuseFull(c net.Conn) {
+func (s *Server) refuseFull(l *listener, c net.Conn) {
 	remote := addrString(c.RemoteAddr())
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write(msgServerFull) // a new socket takes 17 bytes at once
+	msg := msgServerFull // a new socket takes 17 bytes at once
+	if l.spec.ws {
+		msg = wsRespServerFull // an HTTP 503, as short
+	}
+	_, _ = c.Write(msg)
 	// Counted and logged before the close, so that whoever sees the close
 	// (a test, an operator) finds them.
 	s.closed[ReasonServerFull].Add(1)

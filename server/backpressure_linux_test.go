@@ -33,11 +33,14 @@ func TestHeldSenderIsNotRead(t *testing.T) {
 		cfg   Config
 		dial  func(t *testing.T, s *Server) net.Conn
 		proxy bool
+		ws    bool // the sender is a WebSocket client, its lines in binary messages
 	}{
 		{name: "tcp", dial: func(t *testing.T, s *Server) net.Conn { return dialNet(t, "tcp", s.Addr().String()) }},
 		{name: "unix", cfg: Config{Addr: "unix://" + filepath.Join(t.TempDir(), "f.sock")},
 			dial: func(t *testing.T, s *Server) net.Conn { return dialNet(t, "unix", s.Addr().String()) }},
 		{name: "proxy", cfg: Config{ProxyProtocol: true}, proxy: true,
+			dial: func(t *testing.T, s *Server) net.Conn { return dialNet(t, "tcp", s.Addr().String()) }},
+		{name: "ws", cfg: Config{WSConfig: WSConfig{WSAddr: "127.0.0.1:0"}}, ws: true,
 			dial: func(t *testing.T, s *Server) net.Conn { return dialNet(t, "tcp", s.Addr().String()) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +49,13 @@ func TestHeldSenderIsNotRead(t *testing.T) {
 			// is neither cut nor let go during the test.
 			cfg.MaxLag, cfg.WriteDeadline, cfg.SlowReader = 1<<20, time.Minute, SlowReaderPace
 			s, _ := startServer(t, cfg)
-			reader, sender := tc.dial(t, s), tc.dial(t, s)
+			reader := tc.dial(t, s)
+			var sender net.Conn
+			if tc.ws {
+				sender = wsFrames{upgradeRaw(t, s).conn}
+			} else {
+				sender = tc.dial(t, s)
+			}
 			if tc.proxy {
 				for i, c := range []net.Conn{reader, sender} {
 					if _, err := fmt.Fprintf(c, "PROXY TCP4 10.0.0.%d 10.9.9.9 4000 8888\r\n", i+1); err != nil {

@@ -198,6 +198,9 @@ type Config struct {
 	// believed. Every node of a domain needs the key. Needs ClusterURLs.
 	// Default empty: messages are not authenticated.
 	ClusterKeyFile string `json:"-"`
+
+	// WSConfig holds the WebSocket listener's settings (config_ws.go).
+	WSConfig
 }
 
 // Flood control modes.
@@ -256,6 +259,7 @@ func (c Config) withDefaults() Config {
 	if c.ClusterReconnectWait == 0 {
 		c.ClusterReconnectWait = cluster.DefaultReconnectWait
 	}
+	c.wsDefaults()
 	return c
 }
 
@@ -279,7 +283,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	for _, check := range []func() error{func() error { return c.validateListeners(specs) },
-		c.validateProxy, c.validateLimits, c.validateControl, c.validateCluster} {
+		c.validateProxy, c.validateWS, c.validateLimits, c.validateControl, c.validateCluster} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -296,7 +300,7 @@ func (c Config) validateListeners(specs []listenSpec) error {
 	case c.UnixMode&^os.ModePerm != 0:
 		return bad(flagUnixMode, "must be permission bits 0..0777, got %o", uint32(c.UnixMode))
 	case c.UnixMode != 0 && !slices.ContainsFunc(specs, func(l listenSpec) bool { return l.network == "unix" }):
-		return bad(flagUnixMode, "needs a unix:// address in --addr or --direct-addr")
+		return bad(flagUnixMode, "needs a unix:// address in --addr, --direct-addr or --ws-addr")
 	}
 	return nil
 }
@@ -434,29 +438,33 @@ type listenSpec struct {
 	network string   // "tcp" or "unix"
 	address string   // host:port, or a socket path
 	proxy   bool     // connections begin with a PROXY header
-	flag    flagName // the flag that named it: --addr or --direct-addr
+	flag    flagName // the flag that named it: --addr, --direct-addr or --ws-addr
+	ws      bool     // a WebSocket listener (--ws-addr): HTTP, then WebSocket frames
 }
 
 func (l listenSpec) protoAddr() string { return l.network + "://" + l.address }
 
-// listenSpecs parses Addr (PROXY listeners with ProxyProtocol) and then
-// DirectAddr: comma-separated lists of host:port and unix:///path entries.
+// listenSpecs parses Addr (PROXY listeners with ProxyProtocol), then
+// DirectAddr, then WSAddr (config_ws.go): comma-separated lists of
+// host:port and unix:///path entries.
 func (c Config) listenSpecs() ([]listenSpec, error) {
 	specs, err := parseListenList(flagAddr, c.Addr, c.ProxyProtocol)
-	if err != nil || c.DirectAddr == "" {
-		return specs, err
-	}
-	direct, err := parseListenList(flagDirectAddr, c.DirectAddr, false)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range direct {
-		if slices.ContainsFunc(specs, func(l listenSpec) bool { return l.protoAddr() == d.protoAddr() }) {
-			return nil, bad(flagDirectAddr, "%q is also in --addr: a listener either expects PROXY headers or does not", d.address)
+	if c.DirectAddr != "" {
+		direct, err := parseListenList(flagDirectAddr, c.DirectAddr, false)
+		if err != nil {
+			return nil, err
 		}
-		specs = append(specs, d)
+		for _, d := range direct {
+			if slices.ContainsFunc(specs, func(l listenSpec) bool { return l.protoAddr() == d.protoAddr() }) {
+				return nil, bad(flagDirectAddr, "%q is also in --addr: a listener either expects PROXY headers or does not", d.address)
+			}
+			specs = append(specs, d)
+		}
 	}
-	return specs, nil
+	return c.withWSSpecs(specs)
 }
 
 func parseListenList(flag flagName, list string, proxy bool) ([]listenSpec, error) {

@@ -62,6 +62,7 @@ var Build = BuildInfo{Version: "devel", GitCommit: "unknown", GoVersion: runtime
 // connInfo is one connection in /connz.
 type connInfo struct {
 	ID           int64     `json:"id"`
+	Proto        string    `json:"proto"`         // "tcp" (lines) or "ws" (WebSocket)
 	Remote       string    `json:"remote"`        // the client's address: from its PROXY header when it came through a proxy
 	Via          string    `json:"via,omitempty"` // the proxy's address, when a PROXY header named the client
 	Loop         int       `json:"loop"`
@@ -76,9 +77,10 @@ type connInfo struct {
 
 // info reads cl's figures as they are at now. Runs on cl's loop.
 func (cl *client) info(now time.Time) connInfo {
-	return connInfo{ID: cl.member.ID, Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: cl.opened.UTC(),
+	opened := time.Unix(0, cl.opened)
+	return connInfo{ID: cl.member.ID, Proto: cl.proto(), Remote: cl.addr, Via: cl.via, Loop: cl.loop.index, Since: opened.UTC(),
 		LinesIn: cl.linesIn, BytesIn: cl.bytesIn, BytesOut: cl.member.BytesOut(), PendingBytes: cl.member.Lag(),
-		Uptime: jsonDuration(now.Sub(cl.opened)), Idle: jsonDuration(now.Sub(time.Unix(0, cl.lastRead)))}
+		Uptime: jsonDuration(now.Sub(opened)), Idle: jsonDuration(now.Sub(time.Unix(0, cl.lastRead)))}
 }
 
 // jsonDuration is how the control plane writes a duration: a string in
@@ -371,8 +373,13 @@ func (s *Server) kick(cl *client, by, why string) bool {
 		return false // already being closed
 	}
 	cl.reason = ReasonKicked
-	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "by", by, "why", sanitize(why))
-	_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	s.log.Warn("kicking connection", "id", cl.member.ID, "remote", cl.addr, "proto", cl.proto(), "by", by, "why", sanitize(why))
+	if cl.ws != nil {
+		code, reason := wsCloseCode(ReasonKicked)
+		s.wsGoodbye(cl, code, reason)
+	} else {
+		_, _ = cl.conn.Write(msgKicked) // gnet writes it before it closes
+	}
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing kicked connection", "id", cl.member.ID, "err", err)
 	}
@@ -412,24 +419,25 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleVarz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snapshot()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":        Build.Version,
-		"git_commit":     Build.GitCommit,
-		"go":             Build.GoVersion,
-		"now":            time.Now().UTC(),
-		"start":          s.started.UTC(),
-		"uptime":         time.Since(s.started).Round(time.Second).String(), // durations are strings, as the flags write them
-		"node":           s.cfg.Node,
-		"config":         varzConfig(s.cfg),
-		"connections":    snap.Open,
-		"accepted":       snap.Accepted,
-		"closed":         snap.Closed,
-		"lines_in":       snap.LinesIn,
-		"deliveries":     snap.Deliveries,
-		"bytes_in":       snap.BytesIn,
-		"bytes_out":      snap.BytesOut,
-		"log_bytes":      snap.LogBytes,
-		"backpressure":   snap.Backpressure,
-		"rates_per_sec":  s.rates.rates(),
-		"rates_interval": rateSpan.String(),
+		"version":              Build.Version,
+		"git_commit":           Build.GitCommit,
+		"go":                   Build.GoVersion,
+		"now":                  time.Now().UTC(),
+		"start":                s.started.UTC(),
+		"uptime":               time.Since(s.started).Round(time.Second).String(), // durations are strings, as the flags write them
+		"node":                 s.cfg.Node,
+		"config":               varzConfig(s.cfg),
+		"connections":          snap.Open,
+		"connections_by_proto": snap.OpenByProto, // {"tcp": n, "ws": m}
+		"accepted":             snap.Accepted,
+		"closed":               snap.Closed,
+		"lines_in":             snap.LinesIn,
+		"deliveries":           snap.Deliveries,
+		"bytes_in":             snap.BytesIn,
+		"bytes_out":            snap.BytesOut,
+		"log_bytes":            snap.LogBytes,
+		"backpressure":         snap.Backpressure,
+		"rates_per_sec":        s.rates.rates(),
+		"rates_interval":       rateSpan.String(),
 	})
 }

@@ -5,10 +5,11 @@
 // It owns its configuration: Config, its defaults, the `fanout serve`
 // flags that fill it (RegisterFlags, flags.go: every flag name is spelt
 // once, as a flagName constant) and Validate, one check per area
-// (listeners, PROXY, limits, the control listener, cluster), whose
-// ConfigErrors name flags only through those constants. main adds its own
-// flags (logging, --ready-file) and the FANOUT_* variables. The node-number
-// limit and the --cluster URL check belong to cluster (MaxNode, CheckURLs).
+// (listeners, PROXY, WebSocket, limits, the control listener, cluster),
+// whose ConfigErrors name flags only through those constants. main adds
+// its own flags (logging, --ready-file) and the FANOUT_* variables. The
+// node-number limit and the --cluster URL check belong to cluster
+// (MaxNode, CheckURLs).
 //
 // Concurrency rule: gnet calls the handler's OnOpen, OnTraffic and OnClose
 // for a connection on that connection's event loop, and every per-connection
@@ -21,8 +22,9 @@
 // node, cluster bridge, the shard.EpollWaiter, the listeners). Goroutines
 // of its own run beside the loops: one acceptor per listener, one per
 // connection being handed to a loop (at most enrollSlots, 32), the idle
-// sweeper, the PROXY header sweeper, the memory reclaimer (which also
-// reports suppressed log lines) and the EpollWaiter's; they reach
+// sweeper, the PROXY header and WebSocket handshake sweeper, the WebSocket
+// pinger, the memory reclaimer (which also reports suppressed log lines)
+// and the EpollWaiter's; they reach
 // connections only through tasks on their loops (gnet.Client.EnrollContext,
 // shard.Fanout.Each, Backlog, Undelivered, Member.Writable,
 // gnet.EventLoop.Execute for late headers) and gnet.Client.Stop; the
@@ -56,4 +58,14 @@
 // stays in gnet's inbound buffer, at most maxProxyHeader (4 KiB) bytes
 // before it is refused, and sits in its loop's pending set (loop-owned)
 // until the header arrives, the header sweeper closes it, or it leaves.
+//
+// WebSocket (--ws-addr, ws.go, config_ws.go): the WebSocket listener's
+// connections come through the same acceptor, the same descriptor budget
+// and per-IP limit, to the same loops and handler; a client of it carries
+// a wsConn (its handshake state, then its frame parser), reads its HTTP
+// request unjoined (at most --ws-max-header bytes stay buffered; its
+// loop's handshakes set, loop-owned, lets the header sweeper close it
+// after --ws-handshake-timeout), then joins as a shard.WebSocket member.
+// The pinger goroutine reaches members only through shard.Fanout.Each;
+// control frames go out through shard.Member.SendControl, on the loop.
 package server

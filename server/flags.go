@@ -47,6 +47,12 @@ const (
 	flagDirectAddr         flagName = "direct-addr"
 	flagProxyHeaderTimeout flagName = "proxy-header-timeout"
 	flagProxyFrom          flagName = "proxy-from"
+	// The WebSocket listener.
+	flagWSAddr             flagName = "ws-addr"
+	flagWSOrigin           flagName = "ws-origin"
+	flagWSPing             flagName = "ws-ping"
+	flagWSHandshakeTimeout flagName = "ws-handshake-timeout"
+	flagWSMaxHeader        flagName = "ws-max-header"
 	// The metrics and control listener.
 	flagMetricsAddr    flagName = "metrics-addr"
 	flagPprof          flagName = "pprof"
@@ -90,6 +96,13 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	bind(fs, &c.DirectAddr, flagDirectAddr, "with --proxy-protocol: more listeners, as in --addr, where clients connect directly without a header")
 	bind(fs, &c.ProxyHeaderTimeout, flagProxyHeaderTimeout, "close a connection to a PROXY listener that has not sent its header within this")
 	bind(fs, &c.ProxyFrom, flagProxyFrom, "with --proxy-protocol: CIDRs or IPs of the trusted proxies, comma-separated; connections to a PROXY listener from elsewhere are refused (empty = any)")
+
+	// The WebSocket listener.
+	bind(fs, &c.WSAddr, flagWSAddr, "WebSocket listener, host:port or unix:///path (several comma-separated), on the same event loops: GET /ws upgrades, GET / serves the page (empty = off)")
+	bind(fs, &c.WSOrigin, flagWSOrigin, "origins (scheme://host[:port], comma-separated) whose pages may open a WebSocket, or * for any (empty = same host only; requests without Origin are allowed)")
+	bind(fs, &c.WSPing, flagWSPing, "ping a WebSocket client silent this long; close it when it stays silent as long again")
+	bind(fs, &c.WSHandshakeTimeout, flagWSHandshakeTimeout, "close a WebSocket connection whose HTTP request is not complete within this")
+	bind(fs, &c.WSMaxHeader, flagWSMaxHeader, "longest HTTP request head on the WebSocket listener, bytes (431 past it)")
 
 	// Limits.
 	bind(fs, &c.Loops, flagLoops, "event loops (the default shown is this machine's CPU count)")

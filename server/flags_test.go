@@ -83,6 +83,8 @@ func TestConfigErrorsNameRegisteredFlags(t *testing.T) {
 		{name: "listeners", cfg: Config{Addr: "127.0.0.1:0", ReusePort: true}},
 		{name: "addr", cfg: Config{Addr: "8888"}},
 		{name: "proxy", cfg: Config{DirectAddr: "127.0.0.1:0"}},
+		{name: "websocket", cfg: Config{WSConfig: WSConfig{WSMaxHeader: 1}}},
+		{name: "ws addr", cfg: Config{WSConfig: WSConfig{WSAddr: "8080"}}},
 		{name: "limits", cfg: Config{MaxLine: -1}},
 		{name: "control", cfg: Config{Pprof: true}},
 		{name: "cluster", cfg: Config{ClusterURLs: "nats-a:4222"}},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fanout/fanout/internal/ws"
 	"github.com/fanout/fanout/shard"
 )
 
@@ -25,14 +26,15 @@ type client struct {
 	ip       netip.Addr // source IP holding a --max-conns-per-ip slot; invalid for unix sockets and before the header
 	awaiting bool       // PROXY listener: the header has not arrived; not joined, on loop.pending
 	paused   bool       // its socket is not being read: a sender held back while readers catch up
-	headerBy int64      // Unix nanos by which the PROXY header must have arrived
-	opened   time.Time  // when the connection was accepted
+	headerBy int64      // Unix nanos by which the PROXY header must have arrived; then a WebSocket client's request (ws.go)
+	opened   int64      // Unix nanos when the connection was accepted (not a time.Time: 16 bytes less, and the client stays in its size class)
 	lastRead int64      // Unix nanos of the last bytes received (idle timeout)
 	tokens   float64    // flood control: lines the client may still send now
 	refilled int64      // flood control: Unix nanos of the last refill
 	reason   Reason     // why the server closed it, when it did
 	linesIn  uint64     // lines relayed from it (plain: loop-owned; read by /connz on the loop)
 	bytesIn  uint64     // bytes consumed from it
+	ws       *wsConn    // the WebSocket state of a client of --ws-addr (ws.go); nil for a line client
 }
 
 // loopStats are one event loop's counters, written only by that loop, so
@@ -46,6 +48,8 @@ type loopStats struct {
 	dropped      atomic.Uint64        // lines dropped by flood control
 	pending      map[*client]struct{} // waiting for their PROXY header; loop-owned
 	pendingCount atomic.Int64         // len(pending), for the header sweeper to skip idle loops
+	handshakes   map[*client]struct{} // WebSocket clients in their handshake (ws.go); loop-owned
+	handshakesN  atomic.Int64         // len(handshakes), for the sweeper
 	_            [32]byte             // keep loops' counters on separate cache lines
 }
 
@@ -60,11 +64,19 @@ type handler struct {
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
 	remote := addrString(c.RemoteAddr())
-	if a, ok := c.Context().(*admission); ok {
+	a, _ := c.Context().(*admission)
+	isWS := a != nil && a.listener.spec.ws
+	refuse := func(reason Reason, msg []byte, limit string, value any) ([]byte, gnet.Action) {
+		if isWS {
+			msg = wsRefusal(reason, msg)
+		}
+		return s.refuse(remote, reason, msg, limit, value)
+	}
+	if a != nil {
 		a.opened.Store(true) // the acceptor took its --max-conns slot
 	} else if s.open.Add(1) > int64(s.cfg.MaxConns) {
 		s.open.Add(-1)
-		return s.refuse(remote, ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
+		return refuse(ReasonServerFull, msgServerFull, "max_conns", s.cfg.MaxConns)
 	}
 	if s.draining.Load() {
 		s.open.Add(-1)
@@ -75,16 +87,20 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	switch {
 	case proxied && !s.trustedProxy(ip):
 		s.open.Add(-1)
-		return s.refuse(remote, ReasonProxyHeader, msgProxyHeader, "proxy_from", s.cfg.ProxyFrom)
+		return refuse(ReasonProxyHeader, msgProxyHeader, "proxy_from", s.cfg.ProxyFrom)
 	case proxied: // the per-IP slot is taken for the address in the header
 	case !s.perIP.acquire(ip):
 		s.open.Add(-1)
-		return s.refuse(remote, ReasonTooManyConns, msgTooMany, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
+		return refuse(ReasonTooManyConns, msgTooMany, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	}
 	now := time.Now()
-	cl := &client{conn: c, addr: remote, opened: now, lastRead: now.UnixNano(),
+	cl := &client{conn: c, addr: remote, opened: now.UnixNano(), lastRead: now.UnixNano(),
 		tokens: s.burst, refilled: now.UnixNano(), loop: s.loopStats(c)}
-	cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
+	if isWS {
+		s.newWSClient(cl)
+	} else {
+		cl.member = shard.NewMember(s.ids.Generate().Int64(), cl)
+	}
 	cl.member.Value = cl
 	c.SetContext(cl)
 	if s.cfg.TCPKeepAlive > 0 && ip.IsValid() { // TCP only
@@ -97,7 +113,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.None
 	}
 	cl.ip = ip
-	s.join(cl)
+	s.admitted(cl)
 	return nil, gnet.None
 }
 
@@ -106,9 +122,9 @@ func (s *Server) join(cl *client) {
 	s.accepted.Add(1)
 	s.fan.Hub(cl.conn.EventLoop()).Join(cl.member)
 	if cl.via != "" {
-		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr, "via", cl.via)
+		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr, "proto", cl.proto(), "via", cl.via)
 	} else {
-		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr)
+		s.log.Debug("connection opened", "id", cl.member.ID, "remote", cl.addr, "proto", cl.proto())
 	}
 }
 
@@ -177,6 +193,9 @@ func (s *Server) hold(cl *client) {
 // consume frames and publishes every whole line buffered for cl.
 // Runs on the client's loop.
 func (h *handler) consume(cl *client) gnet.Action {
+	if cl.ws != nil {
+		return h.consumeWS(cl)
+	}
 	s, c := h.s, cl.conn
 	// Peek returns gnet's own buffer (a pooled copy only when the data wraps
 	// around its ring): lines are framed in place, and Publish copies each
@@ -264,6 +283,10 @@ func (h *handler) publishTail(cl *client) {
 // reject sends msg to the client and closes it for reason.
 // Runs on the client's loop.
 func (h *handler) reject(cl *client, reason Reason, msg []byte) gnet.Action {
+	if cl.ws != nil {
+		h.s.rejectWS(cl, reason, msg)
+		return gnet.Close
+	}
 	cl.reason = reason
 	_, _ = cl.conn.Write(msg) // gnet flushes it before closing
 	return gnet.Close
@@ -290,17 +313,21 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 			cl.reason = ReasonProxyHeader
 		}
 		cl.stopAwaiting()
-	} else if cl.relaysInput() {
+		cl.stopHandshake()
+	} else if cl.stopHandshake(); cl.relaysInput() {
 		// Whole lines still buffered go out like any other, however the
 		// client left; a last line without its newline only if it closed
 		// cleanly on its own.
-		if h.consume(cl) == gnet.None && cl.reason == ReasonNone && (err == nil || errors.Is(err, io.EOF)) {
+		if h.consume(cl) == gnet.None && cl.ws == nil && cl.reason == ReasonNone && (err == nil || errors.Is(err, io.EOF)) {
 			h.publishTail(cl)
 		}
 	}
 	cl.member.Leave()
 	s.perIP.release(cl.ip)
 	s.open.Add(-1)
+	if cl.ws != nil {
+		s.openWS.Add(-1)
+	}
 
 	reason := cl.reason
 	switch {
@@ -318,12 +345,12 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch reason {
 	case ReasonSlowConsumer, ReasonLineTooLong, ReasonFlood, ReasonKicked, ReasonProxyHeader:
 		level = slog.LevelWarn
-	case ReasonIOError, ReasonIdle:
+	case ReasonIOError, ReasonIdle, ReasonWSNoPong:
 		level = slog.LevelInfo
 	}
 	if s.log.Enabled(context.Background(), level) {
-		attrs := []any{"id", cl.member.ID, "remote", cl.addr, "reason", reason.String(),
-			"duration", time.Since(cl.opened).Round(time.Millisecond)}
+		attrs := []any{"id", cl.member.ID, "remote", cl.addr, "proto", cl.proto(), "reason", reason.String(),
+			"duration", time.Duration(time.Now().UnixNano() - cl.opened).Round(time.Millisecond)}
 		if cl.via != "" {
 			attrs = append(attrs, "via", cl.via)
 		}
@@ -382,6 +409,9 @@ func (s *Server) resume(m *shard.Member) {
 	}
 	cl.paused = false
 	cl.lastRead = time.Now().UnixNano() // held is not idle: the idle timeout counts from here
+	if cl.ws != nil {
+		cl.ws.heard, cl.ws.pinged = cl.lastRead, 0 // nor is it silent: the pinger counts from here
+	}
 	if err := resumeReading(cl.loop.poller, cl.conn); err != nil {
 		// Left paused it would never be read again: close it.
 		s.log.Error("cannot read a held sender again; closing it", "id", m.ID, "remote", cl.addr, "err", err)
@@ -400,6 +430,9 @@ func (s *Server) closeIfIdle(m *shard.Member, now int64) {
 		return // a held sender is silent because the server stopped reading it
 	}
 	cl.reason = ReasonIdle
+	if cl.ws != nil {
+		s.wsGoodbye(cl, ws.ClosePolicyViolation, "idle")
+	}
 	if err := cl.conn.Close(); err != nil {
 		s.log.Error("closing idle connection", "id", m.ID, "err", err)
 	}

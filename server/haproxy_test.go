@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,12 +13,15 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/fanout/fanout/internal/testutil"
 )
@@ -255,4 +259,52 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestWSSThroughHAProxy: haproxy terminates wss:// and forwards to the
+// WebSocket listener with a PROXY v2 header (--proxy-protocol applies to
+// it); a wss client and a plain TCP client see each other's lines, and
+// the wss client's own address (127.0.0.2) is the one fanout sees.
+func TestWSSThroughHAProxy(t *testing.T) {
+	haproxy := lookHAProxy(t)
+	dir := t.TempDir()
+	certFile, roots := writeTestCert(t, dir)
+	s, _ := startServer(t, Config{Addr: "127.0.0.1:0", ProxyProtocol: true, DirectAddr: "127.0.0.2:0",
+		MetricsAddr: "127.0.0.1:0", WSConfig: WSConfig{WSAddr: "127.0.0.1:0"}})
+	frontend := startHAProxy(t, haproxy, dir, certFile, s.WSAddrs()[0].String())
+
+	plain := dialAddr(t, s.Addrs()[1].String(), &net.TCPAddr{IP: net.ParseIP("127.0.0.1")})
+	waitOpen(t, s, 1)
+	transport := &http.Transport{
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12},
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, port, _ := net.SplitHostPort(frontend)
+	wc, _, err := websocket.Dial(ctx, "wss://localhost:"+port+"/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}})
+	if err != nil {
+		t.Fatalf("wss dial: %v", err)
+	}
+	t.Cleanup(func() { _ = wc.CloseNow() })
+	waitOpen(t, s, 2)
+	checkUndisturbed(t, plain, wc, "through haproxy")
+
+	var connz struct {
+		Connections []connInfo `json:"connections"`
+	}
+	getJSON(t, "http://"+s.MetricsAddr().String()+"/connz", &connz)
+	found := false
+	for _, c := range connz.Connections {
+		if c.Proto == "ws" {
+			found = strings.HasPrefix(c.Remote, "127.0.0.2:") && c.Via != ""
+		}
+	}
+	if !found {
+		t.Errorf("/connz %+v: no ws client from 127.0.0.2 via haproxy", connz.Connections)
+	}
+	if n := s.closed[ReasonProxyHeader].Load(); n != 0 {
+		t.Errorf("proxy_header closes = %d, want 0", n)
+	}
 }

@@ -57,7 +57,7 @@ func (s *Server) trustedProxy(ip netip.Addr) bool {
 // arrives. Runs on cl's loop, from OnOpen.
 func (s *Server) awaitHeader(cl *client) {
 	cl.awaiting = true
-	cl.headerBy = cl.opened.Add(s.cfg.ProxyHeaderTimeout).UnixNano()
+	cl.headerBy = cl.opened + int64(s.cfg.ProxyHeaderTimeout)
 	cl.loop.pending[cl] = struct{}{}
 	cl.loop.pendingCount.Add(1)
 }
@@ -107,7 +107,10 @@ func (h *handler) readProxyHeader(cl *client) gnet.Action {
 		return h.reject(cl, ReasonTooManyConns, msgTooMany)
 	}
 	cl.ip = ip
-	h.s.join(cl)
+	h.s.admitted(cl)
+	if cl.ws != nil {
+		return h.consumeWS(cl) // the request may have come with the header
+	}
 	return gnet.None
 }
 
@@ -118,14 +121,20 @@ func headerSweepPeriod(timeout time.Duration) time.Duration {
 	return max(timeout/4, time.Millisecond)
 }
 
-// sweepHeaders closes connections whose PROXY header is late, until
-// stop closes. It only hands each loop with waiting connections a
-// task; the loops do the rest.
+// sweepHeaders closes connections whose PROXY header or WebSocket
+// handshake is late, until stop closes. It only hands each loop with
+// waiting connections a task; the loops do the rest.
 func (s *Server) sweepHeaders() {
-	if s.kind == allDirect {
+	period := headerSweepPeriod(s.cfg.ProxyHeaderTimeout)
+	switch {
+	case len(s.wsAddrs) > 0 && s.kind == allDirect:
+		period = headerSweepPeriod(s.cfg.WSHandshakeTimeout)
+	case len(s.wsAddrs) > 0:
+		period = min(period, headerSweepPeriod(s.cfg.WSHandshakeTimeout))
+	case s.kind == allDirect:
 		return
 	}
-	t := time.NewTicker(headerSweepPeriod(s.cfg.ProxyHeaderTimeout))
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
@@ -134,11 +143,15 @@ func (s *Server) sweepHeaders() {
 		case now := <-t.C:
 			s.loopsMu.Lock()
 			for loop, ls := range s.loops {
-				if ls.pendingCount.Load() == 0 {
+				if ls.pendingCount.Load() == 0 && ls.handshakesN.Load() == 0 {
 					continue
 				}
 				deadline := now.UnixNano()
-				task := gnet.RunnableFunc(func(context.Context) error { s.closeLateHeaders(ls, deadline); return nil })
+				task := gnet.RunnableFunc(func(context.Context) error {
+					s.closeLateHeaders(ls, deadline)
+					s.closeLateHandshakes(ls, deadline)
+					return nil
+				})
 				if err := loop.Execute(context.Background(), task); err != nil && !s.draining.Load() {
 					s.log.Warn("header sweep", "err", err)
 				}
@@ -160,7 +173,11 @@ func (s *Server) closeLateHeaders(ls *loopStats, now int64) {
 		cl.reason = ReasonProxyHeader
 		s.limitedLog(logProxy, slog.LevelWarn, "no PROXY header in time", "remote", cl.addr, "reason", ReasonProxyHeader.String(),
 			"proxy_header_timeout", s.cfg.ProxyHeaderTimeout, "buffered", buffered)
-		_, _ = cl.conn.Write(msgProxyHeader) // gnet writes it before it closes
+		msg := msgProxyHeader
+		if cl.ws != nil {
+			msg = wsRespProxy // an HTTP client: an HTTP answer
+		}
+		_, _ = cl.conn.Write(msg) // gnet writes it before it closes
 		if err := cl.conn.Close(); err != nil {
 			s.log.Error("closing connection", "remote", cl.addr, "err", err)
 		}

@@ -17,6 +17,10 @@ const (
 	ReasonKicked                     // an operator closed it (DELETE /connz/{id})
 	ReasonProxyHeader                // PROXY listener: no valid header in time, or not from --proxy-from
 	ReasonShutdown                   // the server is shutting down
+	ReasonWSHandshake                // WebSocket listener: a refused request (bad, not an upgrade, Origin) or none in time
+	ReasonWSProtocol                 // a WebSocket frame broke RFC 6455 (unmasked, bad length, bad UTF-8, ...)
+	ReasonWSNoPong                   // a WebSocket client did not answer the server's ping within --ws-ping
+	ReasonPageServed                 // GET / on the WebSocket listener: the page was sent
 	reasonCount                      // how many reasons there are
 )
 
@@ -33,6 +37,10 @@ var reasonNames = [...]string{
 	ReasonKicked:       "kicked",
 	ReasonProxyHeader:  "proxy_header",
 	ReasonShutdown:     "shutdown",
+	ReasonWSHandshake:  "ws_handshake",
+	ReasonWSProtocol:   "ws_protocol",
+	ReasonWSNoPong:     "ws_no_pong",
+	ReasonPageServed:   "page_served",
 }
 
 func (r Reason) String() string {

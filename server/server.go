@@ -18,6 +18,7 @@ import (
 
 	"github.com/fanout/fanout/cluster"
 	"github.com/fanout/fanout/internal/sysutil"
+	"github.com/fanout/fanout/internal/ws"
 	"github.com/fanout/fanout/metrics"
 	"github.com/fanout/fanout/shard"
 )
@@ -46,7 +47,12 @@ type Server struct {
 
 	cli       *gnet.Client // runs the event loops; set in Start before any connection
 	listeners []*listener  // one per spec, bound by Start; closed by stopAccepting
-	addrs     []net.Addr   // the bound listen addresses, one per spec; set in Start
+	addrs     []net.Addr   // the bound line listeners' addresses, in spec order; set in Start
+	wsAddrs   []net.Addr   // the bound WebSocket listeners' addresses (--ws-addr); set in Start
+
+	// The WebSocket listener (ws.go).
+	upgrader *ws.Upgrader // the handshake parser; read-only
+	openWS   atomic.Int64 // WebSocket connections open, in the handshake or upgraded
 
 	// Accepting (accept.go).
 	enrollSem       chan struct{}  // holds a token per connection being handed to a loop
@@ -72,7 +78,7 @@ type Server struct {
 	loops   map[gnet.EventLoop]*loopStats // guarded by loopsMu; read on scrape
 
 	stop       chan struct{}  // closed by Shutdown: ends the background goroutines
-	background sync.WaitGroup // the idle and header sweepers and the memory reclaimer
+	background sync.WaitGroup // the idle and header sweepers, the WebSocket pinger and the memory reclaimer
 
 	draining atomic.Bool // refuse new connections and new lines
 	stopping atomic.Bool // the engine is closing every connection
@@ -130,6 +136,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		loops:      make(map[gnet.EventLoop]*loopStats),
 		stop:       make(chan struct{}),
 		rates:      &rateWindow{},
+		upgrader:   cfg.upgrader(),
 	}
 	if cfg.AdminTokenFile != "" {
 		b, err := os.ReadFile(cfg.AdminTokenFile)
@@ -201,7 +208,11 @@ func (s *Server) Start() (err error) {
 			return fmt.Errorf("server: %w", err)
 		}
 		s.listeners = append(s.listeners, l)
-		s.addrs = append(s.addrs, l.addr)
+		if spec.ws {
+			s.wsAddrs = append(s.wsAddrs, l.addr)
+		} else {
+			s.addrs = append(s.addrs, l.addr)
+		}
 	}
 	cli, err := gnet.NewClient(&handler{s: s},
 		gnet.WithNumEventLoop(s.cfg.Loops),
@@ -300,6 +311,7 @@ func (s *Server) afterBoot() error {
 	}
 	s.background.Go(s.sweepIdle)
 	s.background.Go(s.sweepHeaders)
+	s.background.Go(s.pingWS)
 	s.background.Go(s.reclaimMemory)
 	attrs := []any{"addr", s.addrs[0].String(), "loops", s.cfg.Loops, "shards", s.cfg.Shards,
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
@@ -326,6 +338,10 @@ func (s *Server) afterBoot() error {
 			attrs = append(attrs, "proxy_from", s.cfg.ProxyFrom)
 		}
 	}
+	if len(s.wsAddrs) > 0 {
+		attrs = append(attrs, "ws_addr", joinAddrs(s.wsAddrs), "ws_origin", s.upgrader.Origins.String(),
+			"ws_ping", s.cfg.WSPing, "ws_handshake_timeout", s.cfg.WSHandshakeTimeout, "ws_max_header", s.cfg.WSMaxHeader)
+	}
 	if s.web != nil {
 		attrs = append(attrs, "metrics_addr", s.web.Addr().String(), "pprof", s.cfg.Pprof)
 	}
@@ -339,9 +355,9 @@ func (s *Server) afterBoot() error {
 // proxyListeners lists the bound addresses that expect a PROXY header.
 func (s *Server) proxyListeners() string {
 	var list []string
-	for i, a := range s.addrs {
-		if s.specs[i].proxy {
-			list = append(list, a.String())
+	for _, l := range s.listeners {
+		if l.spec.proxy {
+			list = append(list, l.addr.String())
 		}
 	}
 	return strings.Join(list, ",")
@@ -350,8 +366,12 @@ func (s *Server) proxyListeners() string {
 // Addr returns the first address the server listens on.
 func (s *Server) Addr() net.Addr { return s.addrs[0] }
 
-// Addrs returns every address the server listens on.
+// Addrs returns every address the server listens on for line clients.
 func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// WSAddrs returns the WebSocket listeners' addresses (--ws-addr); empty
+// without one.
+func (s *Server) WSAddrs() []net.Addr { return s.wsAddrs }
 
 // MetricsAddr returns the metrics listener's address, or nil.
 func (s *Server) MetricsAddr() net.Addr {
@@ -406,7 +426,8 @@ func (s *Server) loopStats(c gnet.Conn) *loopStats {
 	defer s.loopsMu.Unlock()
 	ls, ok := s.loops[loop]
 	if !ok {
-		ls = &loopStats{index: len(s.loops), poller: -1, pending: make(map[*client]struct{})}
+		ls = &loopStats{index: len(s.loops), poller: -1, pending: make(map[*client]struct{}),
+			handshakes: make(map[*client]struct{})}
 		if readPauseSupported {
 			if p, err := findLoopPoller(c.Fd()); err != nil {
 				s.log.Error("cannot pause reading sockets on this event loop: senders are not slowed down, "+
@@ -450,6 +471,8 @@ func (s *Server) snapshot() metrics.Snapshot {
 		AcceptErrors:  s.acceptErrors.Load(),
 		LogSuppressed: s.logLimits.suppressedTotals(),
 	}
+	ws := s.openWS.Load()
+	snap.OpenByProto = map[string]int64{shard.TCPLines.String(): snap.Open - ws, shard.WebSocket.String(): ws}
 	for r := ReasonClientQuit; r < reasonCount; r++ {
 		snap.Closed[r.String()] = s.closed[r].Load()
 	}
@@ -543,6 +566,9 @@ func (s *Server) shutdown(ctx context.Context) (Summary, error) {
 
 	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	_, sum.Drained = s.drain(drainCtx)
+	cancel()
+	goingAway, cancel := context.WithTimeout(ctx, time.Second)
+	s.sayGoingAway(goingAway) // WebSocket clients are told why (1001)
 	cancel()
 	if !sum.Drained {
 		uctx, cancel := context.WithTimeout(ctx, time.Second)

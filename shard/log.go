@@ -124,7 +124,11 @@ func (l *deliveryLog) append(b *batch, local bool) {
 		e.end[WebSocket] += int64(len(b.ws))
 	}
 	if local {
-		for _, fr := range b.frames {
+		// By index, never copying a frame: another hub may be filling in
+		// its WebSocket offsets (encodeWebSocket) while this one has no
+		// WebSocket member and so never waited for them.
+		for i := range b.frames {
+			fr := &b.frames[i]
 			c := &fr.sender.cur
 			if !c.attached {
 				continue
