@@ -502,19 +502,31 @@ func (s *Server) sweepIdle() {
 	if s.cfg.IdleTimeout <= 0 {
 		return
 	}
-	t := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
+	s.visitMembers("idle sweep", s.cfg.IdleTimeout, nil, s.closeIfIdle)
+}
+
+// visitMembers runs visit on every member, on the member's loop, four
+// times per span (at least 10ms apart), each pass bounded by span, until
+// stop closes; it skips a pass while idle (when given) says there is
+// nothing to visit. what names the sweep in its log line. Runs on its own
+// goroutine.
+func (s *Server) visitMembers(what string, span time.Duration, idle func() bool, visit func(m *shard.Member, now int64)) {
+	t := time.NewTicker(max(span/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if idle != nil && idle() {
+				continue
+			}
 			now := time.Now().UnixNano()
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IdleTimeout)
-			err := s.fan.Each(ctx, func(m *shard.Member) { s.closeIfIdle(m, now) })
+			ctx, cancel := context.WithTimeout(context.Background(), span)
+			err := s.fan.Each(ctx, func(m *shard.Member) { visit(m, now) })
 			cancel()
 			if err != nil && !s.draining.Load() {
-				s.log.Warn("idle sweep", "err", err)
+				s.log.Warn(what, "err", err)
 			}
 		}
 	}

@@ -375,25 +375,7 @@ func (s *Server) pingWS() {
 	if len(s.wsAddrs) == 0 {
 		return
 	}
-	t := time.NewTicker(max(s.cfg.WSPing/4, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			if s.openWS.Load() == 0 {
-				continue
-			}
-			now := time.Now().UnixNano()
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WSPing)
-			err := s.fan.Each(ctx, func(m *shard.Member) { s.pingMember(m, now) })
-			cancel()
-			if err != nil && !s.draining.Load() {
-				s.log.Warn("WebSocket ping sweep", "err", err)
-			}
-		}
-	}
+	s.visitMembers("WebSocket ping sweep", s.cfg.WSPing, func() bool { return s.openWS.Load() == 0 }, s.pingMember)
 }
 
 // pingMember pings m if it has been silent for --ws-ping, or closes it if
