@@ -78,6 +78,8 @@ func (c *WSConfig) wsDefaults() {
 // validateWS checks the WebSocket settings (listenSpecs checks WSAddr).
 func (c Config) validateWS() error {
 	switch {
+	case c.WSOrigin != "" && c.WSAddr == "":
+		return bad(flagWSOrigin, "needs --ws-addr: it says whose pages may open a WebSocket on that listener")
 	case c.WSPing < minWSPing || c.WSPing > maxWSPing:
 		return bad(flagWSPing, "must be %s..%s, got %s", minWSPing, maxWSPing, c.WSPing)
 	case c.WSHandshakeTimeout < minWSHandshakeTimeout || c.WSHandshakeTimeout > maxWSHandshakeTimeout:
