@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,13 @@ func startProxiedFanout(t *testing.T) Target {
 	return startFanoutWith(t, server.Config{ProxyProtocol: true})
 }
 
+// startWSFanout is fanout with a WebSocket listener too, in WSAddrs; its
+// pings wait an hour, as for a fanout the harness starts (the generator's
+// readers answer none).
+func startWSFanout(t *testing.T) Target {
+	return startFanoutWith(t, server.Config{WSConfig: server.WSConfig{WSAddr: "127.0.0.1:0", WSPing: time.Hour}})
+}
+
 func startFanoutWith(t *testing.T, cfg server.Config) Target {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
@@ -39,7 +47,11 @@ func startFanoutWith(t *testing.T, cfg server.Config) Target {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return Target{Name: "fanout", Addrs: []string{s.Addr().String()}}
+	target := Target{Name: "fanout", Addrs: []string{s.Addr().String()}}
+	for _, a := range s.WSAddrs() {
+		target.WSAddrs = append(target.WSAddrs, a.String())
+	}
+	return target
 }
 
 func startBaseline(t *testing.T) Target {
@@ -71,12 +83,16 @@ func TestHarnessEndToEnd(t *testing.T) {
 		{name: "fanout unpaced", start: startFanout, w: Workload{Clients: 8, Senders: 2, Size: 100, Duration: time.Second, Window: 20}},
 		{name: "fanout behind PROXY v1", start: startProxiedFanout, w: Workload{Clients: 8, Senders: 4, Rate: 400, Size: 64, Duration: time.Second, Proxy: "v1"}},
 		{name: "fanout behind PROXY v2", start: startProxiedFanout, w: Workload{Clients: 8, Senders: 2, Size: 64, Duration: time.Second, Window: 20, Proxy: "v2"}},
+		{name: "fanout over WebSocket", start: startWSFanout, w: Workload{Clients: 8, Senders: 4, Rate: 400, Size: 64, Duration: time.Second, WSShare: 1}},
+		{name: "fanout half WebSocket unpaced", start: startWSFanout, w: Workload{Clients: 8, Senders: 2, Size: 100, Duration: time.Second, Window: 20, WSShare: 0.5}},
 		{name: "baseline paced", start: startBaseline, w: Workload{Clients: 12, Senders: 4, Rate: 200, Size: 64, Duration: time.Second}},
 		{name: "baseline unpaced", start: startBaseline, w: Workload{Clients: 6, Senders: 2, Size: 64, Duration: time.Second, Window: 10}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Run(context.Background(), tc.start(t), tc.w, nil)
+			target := tc.start(t)
+			tc.w.WSAddr = strings.Join(target.WSAddrs, ",") // as the harness sets it
+			res, err := Run(context.Background(), target, tc.w, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
