@@ -518,40 +518,59 @@ func (r *run) read(k int, stop <-chan struct{}) error {
 }
 
 // readOnce reads what connection c has, at most limit bytes, and
-// accounts for its whole lines; it returns the bytes read. Runs on c's
-// reader goroutine.
+// accounts for its whole lines (or, for a WebSocket client, its whole
+// frames); it returns the bytes read. Runs on c's reader goroutine.
 func (r *run) readOnce(c *conn, buf []byte, limit int, now int64, samples []int64) ([]int64, int) {
+	data, n := r.readCarried(c, buf, limit, now)
+	if n == 0 {
+		return samples, 0
+	}
+	unit := "line"
 	if r.w.isWS(c.idx) {
-		return r.readWSOnce(c, buf, limit, now, samples)
-	}
-	carried := copy(buf, c.carry)
-	n, err := unix.Read(c.fd, buf[carried:carried+min(limit, len(buf)-carried)])
-	switch {
-	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-		return samples, 0
-	case err != nil:
-		r.end(c, now, os.NewSyscallError("read", err))
-		return samples, 0
-	case n == 0:
-		r.end(c, now, nil)
-		return samples, 0
-	}
-	data := buf[:carried+n]
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		samples = r.account(c, data[:i], now, samples)
-		data = data[i+1:]
+		samples, data = r.accountFrames(c, data, now, samples)
+		unit = "frame"
+	} else {
+		samples, data = r.accountLines(c, data, now, samples)
 	}
 	if len(data) > len(buf)/2 {
-		c.err, c.done = errors.New("bench: line longer than half the read buffer"), true
+		c.err, c.done = fmt.Errorf("bench: %s longer than half the read buffer", unit), true
 	}
 	c.carry = append(c.carry[:0], data...)
 	c.received.Store(c.tally.Received)
 	c.readBytes += uint64(n)
 	return samples, n
+}
+
+// readCarried reads at most limit bytes of c's socket into buf after
+// the bytes carried from its last read, and returns both and how many
+// were read: 0 when the socket had nothing or c ended (then marked).
+func (r *run) readCarried(c *conn, buf []byte, limit int, now int64) ([]byte, int) {
+	carried := copy(buf, c.carry)
+	n, err := unix.Read(c.fd, buf[carried:carried+min(limit, len(buf)-carried)])
+	switch {
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		return nil, 0
+	case err != nil:
+		r.end(c, now, os.NewSyscallError("read", err))
+		return nil, 0
+	case n == 0:
+		r.end(c, now, nil)
+		return nil, 0
+	}
+	return buf[:carried+n], n
+}
+
+// accountLines accounts for every whole line at the front of data and
+// returns what is left after them.
+func (r *run) accountLines(c *conn, data []byte, now int64, samples []int64) ([]int64, []byte) {
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return samples, data
+		}
+		samples = r.account(c, data[:i], now, samples)
+		data = data[i+1:]
+	}
 }
 
 // end marks c ended by the server (EOF or a read error at now). Runs on

@@ -119,26 +119,13 @@ func (r *run) encodedLineLen(i int) int {
 	return r.w.Size + 1
 }
 
-// readWSOnce is readOnce for a WebSocket client: what is read is server
-// frames, each message one line. Runs on c's reader goroutine.
-func (r *run) readWSOnce(c *conn, buf []byte, limit int, now int64, samples []int64) ([]int64, int) {
-	carried := copy(buf, c.carry)
-	n, err := unix.Read(c.fd, buf[carried:carried+min(limit, len(buf)-carried)])
-	switch {
-	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-		return samples, 0
-	case err != nil:
-		r.end(c, now, os.NewSyscallError("read", err))
-		return samples, 0
-	case n == 0:
-		r.end(c, now, nil)
-		return samples, 0
-	}
-	data := buf[:carried+n]
+// accountFrames is accountLines for a WebSocket client: what is read is
+// server frames, each message one line.
+func (r *run) accountFrames(c *conn, data []byte, now int64, samples []int64) ([]int64, []byte) {
 	for {
 		op, payload, used := nextServerFrame(data)
 		if used == 0 {
-			break
+			return samples, data
 		}
 		data = data[used:]
 		switch op {
@@ -148,13 +135,6 @@ func (r *run) readWSOnce(c *conn, buf []byte, limit int, now int64, samples []in
 			r.end(c, now, fmt.Errorf("bench: the server closed the WebSocket (%x)", payload))
 		}
 	}
-	if len(data) > len(buf)/2 {
-		c.err, c.done = errors.New("bench: frame longer than half the read buffer"), true
-	}
-	c.carry = append(c.carry[:0], data...)
-	c.received.Store(c.tally.Received)
-	c.readBytes += uint64(n)
-	return samples, n
 }
 
 // nextServerFrame takes one whole unmasked frame (fanout sends every

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -126,4 +127,38 @@ func (b *Browser) Console() []chromedp.ConsoleMessage {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]chromedp.ConsoleMessage(nil), b.console...)
+}
+
+// actionLimit bounds one step of a test driving the page: a bound for a
+// stuck page, not a timing.
+const actionLimit = 30 * time.Second
+
+// Do runs actions in the tab, failing t with the page's console if they
+// fail or take longer than actionLimit.
+func (b *Browser) Do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, actionLimit)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v\nconsole: %v", what, err, b.Console())
+	}
+}
+
+// WaitJS waits until the JavaScript expression expr is true in the page.
+func (b *Browser) WaitJS(t testing.TB, what, expr string) {
+	t.Helper()
+	b.Do(t, what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond)))
+}
+
+// Eval returns the string the JavaScript expression expr evaluates to in
+// the page.
+func (b *Browser) Eval(t testing.TB, expr string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, actionLimit)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
 }

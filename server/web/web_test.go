@@ -3,7 +3,6 @@ package web_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"regexp"
@@ -63,33 +62,11 @@ func TestPageStaysSelfContained(t *testing.T) {
 func TestPageInBrowser(t *testing.T) {
 	b := browsertest.Start(t)
 	s := wstest.Start(t, wstest.Config{Page: web.Response(), FirstID: 7332994930581504001})
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\nconsole: %v", what, err, b.Console())
-		}
-	}
-	waitJS := func(what, expr string) {
-		t.Helper()
-		run(what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond)))
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return v
-	}
 	lastLine := `(() => { const li = document.querySelector("#log li:last-child"); return li ? li.querySelector(".from").textContent + "|" + li.querySelector(".text").textContent : ""; })()`
 
-	run("load the page", chromedp.Navigate("http://"+s.Addr+"/"))
-	waitJS("the page connects", `document.getElementById("state").dataset.state === "open"`)
-	if got := eval(`document.getElementById("state").textContent`); got != "connected" {
+	b.Do(t, "load the page", chromedp.Navigate("http://"+s.Addr+"/"))
+	b.WaitJS(t, "the page connects", `document.getElementById("state").dataset.state === "open"`)
+	if got := b.Eval(t, `document.getElementById("state").textContent`); got != "connected" {
 		t.Errorf("state shows %q", got)
 	}
 	waitConns(t, s, 1)
@@ -97,13 +74,13 @@ func TestPageInBrowser(t *testing.T) {
 	// A line from a TCP client, whose ID is past 2^53: it must show exactly.
 	const tcpID = 9007199254740993
 	s.Broadcast(tcpID, []byte("hello from tcp ✓"))
-	waitJS("the TCP client's line appears", `document.querySelectorAll("#log li").length === 1`)
-	if got := eval(lastLine); got != "9007199254740993|hello from tcp ✓" {
+	b.WaitJS(t, "the TCP client's line appears", `document.querySelectorAll("#log li").length === 1`)
+	if got := b.Eval(t, lastLine); got != "9007199254740993|hello from tcp ✓" {
 		t.Errorf("line shows %q", got)
 	}
 
 	// A line typed on the page reaches the server, from the page's connection.
-	run("type a line", chromedp.SendKeys(chromedp.ID("input"), "typed in the browser"+kb.Enter))
+	b.Do(t, "type a line", chromedp.SendKeys(chromedp.ID("input"), "typed in the browser"+kb.Enter))
 	select {
 	case l := <-s.Lines():
 		if l.Text != "typed in the browser" || l.From != 7332994930581504001 || l.Binary {
@@ -112,31 +89,31 @@ func TestPageInBrowser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the typed line never reached the server")
 	}
-	if got := eval(lastLine); got != "you|typed in the browser" {
+	if got := b.Eval(t, lastLine); got != "you|typed in the browser" {
 		t.Errorf("own line shows %q", got)
 	}
 
 	// Markup is shown as text and runs nothing.
 	const markup = `<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>`
 	s.Broadcast(42, []byte(markup))
-	waitJS("the markup line appears", `document.querySelectorAll("#log li").length === 3`)
-	if got := eval(lastLine); got != "42|"+markup {
+	b.WaitJS(t, "the markup line appears", `document.querySelectorAll("#log li").length === 3`)
+	if got := b.Eval(t, lastLine); got != "42|"+markup {
 		t.Errorf("markup line shows %q", got)
 	}
-	if got := eval(`String(document.querySelectorAll("#log script, #log img, #log b").length) + "|" + String(window.pwned)`); got != "0|undefined" {
+	if got := b.Eval(t, `String(document.querySelectorAll("#log script, #log img, #log b").length) + "|" + String(window.pwned)`); got != "0|undefined" {
 		t.Errorf("markup became elements or ran: %q", got)
 	}
 
 	// A line that is not UTF-8 arrives as a binary message and still shows.
 	s.Broadcast(43, []byte("bytes \xff!"))
-	waitJS("the binary line appears", `document.querySelectorAll("#log li").length === 4`)
-	if got := eval(lastLine); got != "43|bytes \uFFFD!" {
+	b.WaitJS(t, "the binary line appears", `document.querySelectorAll("#log li").length === 4`)
+	if got := b.Eval(t, lastLine); got != "43|bytes \uFFFD!" {
 		t.Errorf("binary line shows %q", got)
 	}
 
 	// The server goes away (a drain): the page says so and reconnects. A
 	// MutationObserver records every state shown, however briefly.
-	eval(`(() => { window.states = []; const st = document.getElementById("state");
+	b.Eval(t, `(() => { window.states = []; const st = document.getElementById("state");
 		new MutationObserver(() => window.states.push(st.dataset.state)).observe(st, {attributes: true}); return ""; })()`)
 	s.CloseAll(ws.CloseGoingAway, "server shutting down")
 	select {
@@ -148,8 +125,8 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal("the page never answered the close")
 	}
 	waitConns(t, s, 1) // the new connection: the old one left the table before its End
-	waitJS("the page shows it is back", `document.getElementById("state").dataset.state === "open"`)
-	if got := eval(`window.states.join(",")`); !strings.HasPrefix(got, "closed,connecting") || !strings.HasSuffix(got, "open") {
+	b.WaitJS(t, "the page shows it is back", `document.getElementById("state").dataset.state === "open"`)
+	if got := b.Eval(t, `window.states.join(",")`); !strings.HasPrefix(got, "closed,connecting") || !strings.HasSuffix(got, "open") {
 		t.Errorf("states shown: %q, want closed, connecting, ..., open", got)
 	}
 
