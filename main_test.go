@@ -223,18 +223,27 @@ func TestEndToEndWithNetcat(t *testing.T) {
 	}
 }
 
+// runBench runs `fanout bench args...` to its end, at most limit, and
+// returns what it wrote to standard output and standard error; a failed
+// run fails t with the latter.
+func runBench(t *testing.T, bin string, limit time.Duration, args ...string) (stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"bench"}, args...)...)
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	startProcess(t, cmd)
+	if err := waitProcess(t, cmd, limit); err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	return stdout, stderr
+}
+
 // TestBenchFindsServerByReadyFile: the harness starts its own server and
 // finds it through --ready-file, whatever the server's log format.
 func TestBenchFindsServerByReadyFile(t *testing.T) {
 	bin := binary(t)
-	cmd := exec.Command(bin, "bench", "--scenario", "room", "--clients", "20", "--senders", "2", "--rate", "200",
+	stdout, stderr := runBench(t, bin, 60*time.Second, "--scenario", "room", "--clients", "20", "--senders", "2", "--rate", "200",
 		"--duration", "1s", "--warmup", "0s", "--drain", "5s", "--server-args", "--log-format json", "--json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	startProcess(t, cmd)
-	if err := waitProcess(t, cmd, 60*time.Second); err != nil {
-		t.Fatalf("bench: %v\n%s", err, stderr.String())
-	}
 	if !strings.Contains(stdout.String(), `"lost": 0,`) || !strings.Contains(stdout.String(), `"deliveries_received"`) {
 		t.Fatalf("unexpected result:\n%s\n%s", stdout.String(), stderr.String())
 	}
@@ -246,14 +255,8 @@ func TestBenchFindsServerByReadyFile(t *testing.T) {
 // sender in order, and shows every node's and the NATS servers' figures.
 func TestBenchWorkersAndNATSCluster(t *testing.T) {
 	bin := binary(t)
-	cmd := exec.Command(bin, "bench", "--scenario", "room", "--clients", "60", "--senders", "6", "--rate", "120",
+	stdout, stderr := runBench(t, bin, 90*time.Second, "--scenario", "room", "--clients", "60", "--senders", "6", "--rate", "120",
 		"--duration", "1s", "--warmup", "0s", "--drain", "10s", "--nodes", "3", "--nats-servers", "2", "--workers", "2", "--json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	startProcess(t, cmd)
-	if err := waitProcess(t, cmd, 90*time.Second); err != nil {
-		t.Fatalf("bench: %v\n%s", err, stderr.String())
-	}
 	var results []struct {
 		Sent      uint64 `json:"lines_sent"`
 		Expected  uint64 `json:"deliveries_expected"`
@@ -285,14 +288,8 @@ func TestBenchWorkersAndNATSCluster(t *testing.T) {
 // adds up to no more than the lines sent.
 func TestBenchSlowReadersAcrossWorkers(t *testing.T) {
 	bin := binary(t)
-	cmd := exec.Command(bin, "bench", "--scenario", "slowreader", "--clients", "8", "--slow-readers", "2", "--slow-read-rate", "200000",
+	stdout, stderr := runBench(t, bin, 60*time.Second, "--scenario", "slowreader", "--clients", "8", "--slow-readers", "2", "--slow-read-rate", "200000",
 		"--blast=false", "--rate", "1000", "--duration", "2s", "--drain", "10s", "--workers", "2", "--json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	startProcess(t, cmd)
-	if err := waitProcess(t, cmd, 60*time.Second); err != nil {
-		t.Fatalf("bench: %v\n%s", err, stderr.String())
-	}
 	var results []struct {
 		Sent         uint64    `json:"lines_sent"`
 		Expected     uint64    `json:"deliveries_expected"`
