@@ -215,18 +215,9 @@ func (h *handler) consume(cl *client) gnet.Action {
 		if len(line) == 0 || draining {
 			continue
 		}
-		if s.cfg.RateLimit > 0 {
-			if cl.tokens < 1 {
-				if s.cfg.Flood == FloodClose {
-					return h.reject(cl, ReasonFlood, msgFlood)
-				}
-				cl.loop.dropped.Add(1)
-				continue
-			}
-			cl.tokens--
+		if act := h.relay(cl, line); act != gnet.None {
+			return act
 		}
-		cl.member.Publish(line)
-		cl.linesIn++
 	}
 	// Discard(0) would drop everything buffered, a partial line included.
 	if consumed > 0 {
@@ -235,6 +226,35 @@ func (h *handler) consume(cl *client) gnet.Action {
 		_, _ = c.Discard(consumed)
 	}
 	return gnet.None
+}
+
+// relay publishes one line cl sent, TCP or WebSocket alike, spending a
+// flood-control token when flood control is on; with none left the line
+// is dropped, or cl is closed (--flood close). Runs on the client's loop.
+func (h *handler) relay(cl *client, line []byte) gnet.Action {
+	if !cl.takeToken(h.s) {
+		if h.s.cfg.Flood == FloodClose {
+			return h.reject(cl, ReasonFlood, msgFlood)
+		}
+		cl.loop.dropped.Add(1)
+		return gnet.None
+	}
+	cl.member.Publish(line)
+	cl.linesIn++
+	return gnet.None
+}
+
+// takeToken spends one of cl's flood-control tokens, if flood control is
+// on; false when there is none left. Runs on cl's loop.
+func (cl *client) takeToken(s *Server) bool {
+	if s.cfg.RateLimit <= 0 {
+		return true
+	}
+	if cl.tokens < 1 {
+		return false
+	}
+	cl.tokens--
+	return true
 }
 
 // relaysInput reports whether what cl sent is still relayed: it is open,

@@ -283,15 +283,9 @@ func (h *handler) wsMessage(cl *client, m ws.Message, draining bool) gnet.Action
 			if len(line) > s.cfg.MaxLine {
 				return h.reject(cl, ReasonLineTooLong, msgLineTooLong)
 			}
-			if !cl.takeToken(s) {
-				if s.cfg.Flood == FloodClose {
-					return h.reject(cl, ReasonFlood, msgFlood)
-				}
-				cl.loop.dropped.Add(1)
-				continue
+			if act := h.relay(cl, line); act != gnet.None {
+				return act
 			}
-			cl.member.Publish(line)
-			cl.linesIn++
 		}
 	case ws.OpPing:
 		if w.state == wsOpen {
@@ -333,19 +327,6 @@ func (h *handler) wsProtocolError(cl *client, err error) gnet.Action {
 		"proto", "ws", "reason", reason.String(), "code", int(ce.Code), "err", ce.Reason)
 	s.wsGoodbye(cl, ce.Code, ce.Reason)
 	return gnet.Close
-}
-
-// takeToken spends one of cl's flood-control tokens, if flood control is
-// on; false when there is none left. Runs on cl's loop.
-func (cl *client) takeToken(s *Server) bool {
-	if s.cfg.RateLimit <= 0 {
-		return true
-	}
-	if cl.tokens < 1 {
-		return false
-	}
-	cl.tokens--
-	return true
 }
 
 // closeLateHandshakes closes the WebSocket connections of a loop whose
