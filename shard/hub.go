@@ -42,6 +42,8 @@ type Hub struct {
 	readySpare   []*Member           // loop-owned: the other buffer of ready, swapped each resume
 	flags        int                 // loop-owned: members flagged as holding senders back
 	sweeping     bool                // loop-owned: sweepTimer is armed
+	ratesDirty   bool                // loop-owned: members changed since rates was last counted
+	view         rateView            // loop-owned: every hub's rates, summed at this hub's last sweep
 
 	mu             sync.Mutex
 	inbox          []*batch  // guarded by mu: sealed batches awaiting a round
@@ -52,7 +54,7 @@ type Hub struct {
 	resumePending  bool      // guarded by mu: resumeTask is queued
 
 	logSize atomic.Int64 // log.span() as of the hub's last change, for Stats
-	keeping atomic.Int32 // members keeping up, as of the last count (see publishKeeping)
+	rates   rateCounts   // members per drain-rate bucket, as of the last count (drain.go)
 	window  atomic.Int64 // the coalescing window the last round was held to, nanoseconds
 	cost    atomic.Int64 // what the last round took to write, nanoseconds
 
@@ -86,7 +88,8 @@ func (h *Hub) Join(m *Member) {
 	h.log.attach(&m.cur)
 	m.progress = 0
 	h.f.reg.Add(m)
-	h.countKeepingIfIdle()
+	h.ratesDirty = true
+	h.armSweep()
 }
 
 // Members returns how many members live on this hub. Runs on the hub's loop.
@@ -277,8 +280,13 @@ func (h *Hub) afterWrites() {
 	h.leaving = h.leaving[:0]
 	h.trim()
 	h.publishCount()
-	h.countKeepingIfIdle()
-	if !h.log.empty() && !h.sweeping {
+	h.armSweep()
+}
+
+// armSweep arms the sweep while the log holds anything, or once more when
+// the members changed since they were last counted for the outlier rule.
+func (h *Hub) armSweep() {
+	if (!h.log.empty() || h.ratesDirty) && !h.sweeping {
 		h.sweeping = true
 		h.sweepTimer.Reset(h.f.sweepEvery)
 	}
@@ -363,6 +371,7 @@ func (h *Hub) leave(m *Member) {
 	m.gone = true
 	h.detach(m)
 	h.f.reg.Remove(m)
+	h.ratesDirty = true
 	if m.held {
 		m.held = false
 		h.f.heldNow.Add(-1)
@@ -372,7 +381,7 @@ func (h *Hub) leave(m *Member) {
 		return
 	}
 	h.remove(m)
-	h.countKeepingIfIdle()
+	h.armSweep()
 }
 
 // detach takes m's cursor out of the log (m was cut or left), with what

@@ -61,6 +61,7 @@ type Member struct {
 	blocked   bool     // the socket was full; waiting for the Waiter
 	flagged   bool     // a reader this far behind that it holds senders back
 	held      bool     // on hub.held: a sender whose socket is not read while back-pressure lasts
+	drain     uint8    // the rate bucket its reader reads at, as measured at drainAt (drain.go)
 	pos       int32    // index in hub.members; -1 once the member has left
 	waitFD    int32    // the descriptor the EpollWaiter watches for it; -1 if none
 	unsent    int32    // what the socket held unsent at the last look (probe); -1 when not looked at
@@ -70,6 +71,10 @@ type Member struct {
 	blame    int64  // nanoseconds of holding senders back while the others kept up, shed over time (pressure.go)
 	blameAt  int64  // Unix nanos blame was last accounted to
 	sent     uint64 // bytes its socket took from the fan-out
+
+	fullSince int64  // Unix nanos a write found its socket full, with no room found since; 0: none (drain.go)
+	fullSent  uint64 // what the socket had passed on at fullSince: sent less unsent
+	drainAt   int64  // Unix nanos drain was last measured; 0: never
 }
 
 // NewMember returns a member for the connection with the given ID. It

@@ -24,6 +24,7 @@ func TestOutlierRule(t *testing.T) {
 		name     string
 		fast     int // readers that read everything
 		slow     int // readers that read readPerStep each step
+		roomy    int // readers as slow whose sockets took 256 KiB at first: less far behind in the log
 		stalled  int // members that never read
 		burst    int // bytes published at the start (more only while not congested)
 		policy   SlowReaderPolicy
@@ -34,6 +35,9 @@ func TestOutlierRule(t *testing.T) {
 		{name: "one slow reader and the sender", slow: 1, burst: 700 << 10, wantCut: "slow", cutAfter: deadline + time.Second},
 		{name: "every reader slow alike", slow: 4, burst: 700 << 10},
 		{name: "half the readers slow: served unevenly, not an outlier", fast: 3, slow: 4, burst: 700 << 10},
+		// Overload: every reader reads alike, but the one with the smallest
+		// kernel buffers is furthest behind in the log, alone flagged.
+		{name: "readers slow alike, one with a smaller socket", slow: 1, roomy: 8, burst: 700 << 10},
 		{name: "one slow reader, pace everyone", fast: 3, slow: 1, burst: 700 << 10, policy: PaceAll},
 		{name: "past MaxLag: reader held, stalled cut", fast: 1, slow: 1, stalled: 1, burst: maxLag + 300<<10,
 			policy: PaceAll, wantCut: "stalled", cutAfter: time.Second + 2*step},
@@ -61,6 +65,11 @@ func TestOutlierRule(t *testing.T) {
 			for i := range tc.slow {
 				m := join(f, l, int64(200+i))
 				m.conn.limit(8 << 10) // its socket takes something at first, as a fresh one does
+				slow = append(slow, m)
+			}
+			for i := range tc.roomy {
+				m := join(f, l, int64(400+i))
+				m.conn.limit(256 << 10)
 				slow = append(slow, m)
 			}
 			for i := range tc.stalled {

@@ -27,16 +27,19 @@ import (
 //     Options.HoldSenders off (the server cannot pause reading;
 //     see StopHoldingSenders too) it is cut at once: memory must stay bounded.
 //   - The outlier. A flagged member whose socket is full is to blame for
-//     the senders' wait when the flagged are few beside the members keeping
-//     up (caught up, or reading and within MaxLag/2): at most a quarter as
-//     many, or it alone. It accrues blame for as long as that holds, and
-//     sheds a tenth of that rate otherwise. Past
-//     WriteDeadline of blame it is cut (ErrSlowConsumer), and the senders
-//     go back to full speed. When most readers are behind together, it is
-//     overload, not one reader: nobody accrues blame and senders simply
-//     slow down. A member behind only because the server has not written
-//     it yet (its socket is not full) is never to blame. With
-//     Options.SlowReader PaceAll nobody is cut for blame.
+//     the senders' wait when it reads slower than the rest: its drain rate
+//     (what its full socket takes per second, drain.go) is a quarter or
+//     less of the rate of at least four times as many members as read no
+//     faster than a quarter above it; a member caught up with no rate
+//     measured counts as fast. It accrues blame for as long as that
+//     holds, and sheds a tenth of that rate otherwise. Past WriteDeadline
+//     of blame it is cut (ErrSlowConsumer), and the senders go back to
+//     full speed. When readers are slow alike, it is overload, not one
+//     reader: nobody accrues blame and senders simply slow down, however
+//     different the readers' lags (their kernel buffers differ). A member
+//     behind only because the server has not written it yet (its socket
+//     is not full) is never to blame. With Options.SlowReader PaceAll
+//     nobody is cut for blame.
 //
 // Everything here runs on the hub's loop unless it says otherwise.
 
@@ -97,10 +100,12 @@ func (m *Member) shedBlame(now int64) {
 }
 
 // accrueBlame accounts the time since m's blame was last accounted: to
-// m's blame if it is the outlier holding senders back (see the rules
-// above), shed otherwise. m is flagged.
+// m's blame if it is the outlier holding senders back (its socket is full
+// and it reads slower than the rest, see rateView.outlier), shed
+// otherwise. m is flagged. The rates are the ones summed at this hub's
+// last sweep.
 func (h *Hub) accrueBlame(m *Member, now int64) {
-	if !m.blocked || !h.f.outliersPossible() {
+	if !m.blocked || !h.hasRate(m, now) || !h.view.outlier(m.drain) {
 		m.shedBlame(now)
 		return
 	}
@@ -110,54 +115,9 @@ func (h *Hub) accrueBlame(m *Member, now int64) {
 	m.blameAt = now
 }
 
-// outliersPossible reports whether a flagged member may be the one to
-// blame: the flagged are few beside those keeping up (at most one in
-// outlierShare of them), or one alone holds senders back while anyone
-// keeps up. When more readers than that are behind together it is
-// overload, or readers served unevenly while they catch up, not one slow
-// reader. Safe for concurrent use; it reads counters each hub publishes.
-func (f *Fanout) outliersPossible() bool {
-	keeping := int64(0)
-	for _, h := range f.Hubs() {
-		keeping += int64(h.keeping.Load())
-	}
-	flagged := f.flaggedNow.Load()
-	return keeping > 0 && (flagged == 1 || flagged*outlierShare <= keeping)
-}
-
-// outlierShare: readers holding senders back are outliers only while
-// there are at least this many times as many keeping up.
+// outlierShare: a reader is slower than the rest when at least this many
+// times as many members read this many times as fast as it does.
 const outlierShare = 4
-
-// publishKeeping counts the members that keep up for outliersPossible:
-// caught up, or reading (progress within stallGrace) and less than MaxLag/2
-// behind. The sweep counts, every sweepEvery while the log holds anything.
-func (h *Hub) publishKeeping(now int64) {
-	if h.countKeepingIfIdle() {
-		return
-	}
-	n := 0
-	for _, m := range h.members {
-		if !m.cur.attached || m.flagged {
-			continue
-		}
-		if h.log.caughtUpAt(&m.cur) || (now-m.moved < int64(h.f.stallGrace) && h.log.behind(&m.cur) <= h.f.flagAbove) {
-			n++
-		}
-	}
-	h.keeping.Store(int32(n))
-}
-
-// countKeepingIfIdle publishes the count of members keeping up when the
-// log is empty: then every attached member is caught up. It reports
-// whether it did.
-func (h *Hub) countKeepingIfIdle() bool {
-	if !h.log.empty() {
-		return false
-	}
-	h.keeping.Store(int32(h.log.caughtUp))
-	return true
-}
 
 // cutLaggards deals with every member more than MaxLag behind: one that
 // read within cutGrace holds senders back (flagged) so that the log stops
@@ -193,6 +153,7 @@ func (h *Hub) sweep() {
 	h.sweeping = false
 	now := h.f.now()
 	deadline := int64(h.f.opts.WriteDeadline)
+	h.view.gather(h.f)
 	h.delivering = true // members cut here may leave at once: keep the list still
 	for _, m := range h.members {
 		if !m.cur.attached || h.log.caughtUpAt(&m.cur) {
@@ -209,8 +170,8 @@ func (h *Hub) sweep() {
 			h.cut(m, fmt.Errorf("%w: no progress for %s, %d bytes behind", ErrSlowConsumer,
 				time.Duration(now-m.progress).Round(time.Millisecond), h.log.behind(&m.cur)))
 		case m.flagged && m.blame > deadline && h.f.opts.SlowReader == CutOutliers:
-			h.cut(m, fmt.Errorf("%w: reads slower than the others: held senders back for %s while they kept up, %d bytes behind",
-				ErrSlowConsumer, time.Duration(m.blame).Round(time.Millisecond), h.log.behind(&m.cur)))
+			h.cut(m, fmt.Errorf("%w: reads slower than the others (about %.0f bytes/s): held senders back for %s while most read %dx as fast, %d bytes behind",
+				ErrSlowConsumer, rateOf(m.drain), time.Duration(m.blame).Round(time.Millisecond), outlierShare, h.log.behind(&m.cur)))
 		case m.flagged && now-m.moved > int64(h.f.stallGrace) && h.log.behind(&m.cur) <= int64(h.f.opts.MaxLag):
 			h.unflag(m, now)
 		case !m.blocked && h.f.opts.Waiter == nil:
@@ -219,8 +180,8 @@ func (h *Hub) sweep() {
 	}
 	h.cutLaggards(now) // members unflagged above may be past MaxLag
 	h.delivering = false
+	h.publishRates(now)
 	h.afterWrites() // and it re-arms the sweep while the log holds anything
-	h.publishKeeping(now)
 }
 
 // probe looks for progress a full socket does not report: a kernel
@@ -237,6 +198,7 @@ func (h *Hub) probe(m *Member, now int64) {
 		m.progress, m.moved = now, now
 	}
 	m.unsent = q
+	h.noteFull(m, now) // still waiting for room: a measure of its drain rate
 }
 
 // unsentOf returns what m's socket holds unsent, or -1 when it cannot say.

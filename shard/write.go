@@ -99,7 +99,7 @@ func (h *Hub) writeRound(m *Member, first uint64, now int64) {
 		h.writeFailed(m, err)
 		return
 	}
-	h.block(m)
+	h.block(m, now)
 	h.checkFlag(m, now, n > 0)
 }
 
@@ -135,11 +135,14 @@ func (h *Hub) writeTo(m *Member, now int64) {
 			break
 		}
 		if n < total+len(prefix) {
-			h.block(m)
+			h.block(m, now)
 			break
 		}
 	}
 	h.g.release() // drop references to batches
+	if !m.blocked {
+		m.noteRoom()
+	}
 	if c.attached {
 		h.checkFlag(m, now, moved)
 	}
@@ -170,9 +173,10 @@ func (h *Hub) writeFailed(m *Member, err error) {
 	h.cut(m, fmt.Errorf("%w: %w", ErrWriteFailed, err))
 }
 
-// block parks m until its socket has room; the Waiter wakes it. Without a
-// Waiter, m is simply retried at the next round.
-func (h *Hub) block(m *Member) {
+// block parks m, whose socket a write found full at now, until it has
+// room; the Waiter wakes it. Without a Waiter, m is simply retried at the
+// next round (and its drain rate is not measured: it is never to blame).
+func (h *Hub) block(m *Member, now int64) {
 	w := h.f.opts.Waiter
 	if w == nil {
 		return
@@ -183,6 +187,7 @@ func (h *Hub) block(m *Member) {
 	}
 	m.blocked = true
 	m.unsent = unsentOf(m) // what probe compares with, from the start
+	h.noteFull(m, now)
 	h.f.blockedNow.Add(1)
 }
 
