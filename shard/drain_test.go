@@ -24,7 +24,7 @@ func TestRateBucket(t *testing.T) {
 			}
 		}
 		if up := int(b) + fasterBy; up < bucketFast && b > 0 {
-			if top := rateOf(b+1); rateOf(uint8(up)) < outlierShare*top {
+			if top := rateOf(b + 1); rateOf(uint8(up)) < outlierShare*top {
 				t.Fatalf("bucket %d starts at %.0f, less than %d times the top of bucket %d (%.0f)", up, rateOf(uint8(up)), outlierShare, b, top)
 			}
 		}
