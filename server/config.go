@@ -106,7 +106,8 @@ type Config struct {
 	// full line.
 	MaxLag int
 	// SlowReader says what becomes of a reader that keeps holding senders
-	// back while the other readers keep up: SlowReaderCut (default) cuts
+	// back while most other readers read at least four times as fast (the
+	// rule is in shard/pressure.go): SlowReaderCut (default) cuts
 	// it once it has done so for WriteDeadline, SlowReaderPace slows
 	// everyone to its pace instead.
 	SlowReader string

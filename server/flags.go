@@ -111,7 +111,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	bind(fs, &c.MaxLine, flagMaxLine, "longest line a client may send, bytes")
 	bind(fs, &c.WriteDeadline, flagWriteDeadline, "cut off a client that is owed lines and whose socket takes nothing for this long")
 	bind(fs, &c.MaxLag, flagMaxLag, "cut off a client this many bytes behind that is not reading; readers half this far behind hold senders back")
-	bind(fs, &c.SlowReader, flagSlowReader, "a reader that keeps holding senders back while the others keep up: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
+	bind(fs, &c.SlowReader, flagSlowReader, "a reader that keeps holding senders back while most others read at least 4x as fast: cut (once it has done so for --write-deadline) or pace (slow everyone to it)")
 	bind(fs, &c.MaxConns, flagMaxConns, "concurrent connection limit (0 = as many as the open-file limit allows, less what the server keeps for itself; more than that is refused)")
 	bind(fs, &c.DrainTimeout, flagDrainTimeout, "how long shutdown waits for queued lines to be written")
 	bind(fs, &c.Coalesce, flagCoalesce, "upper bound of the coalescing window, which otherwise tunes itself: delivery rounds start what they cost to write divided by a duty apart, the duty falling while the CPUs are saturated and rising while they have room (0 = off: rounds as soon as lines arrive)")

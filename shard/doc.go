@@ -58,8 +58,9 @@
 // flag drops (the member is back within MaxLag/4, stopped reading for the
 // stall grace, or left) every held sender is resumed through
 // Options.OnResume. A flagged member whose socket is full accrues blame
-// while the flagged are few beside those keeping up (a quarter as many, or
-// one alone); WriteDeadline of blame
+// while it reads slower than the rest: four times as many members read
+// four times as fast as it (its drain rate: what its full socket passes
+// on per second, drain.go) as members that do not; WriteDeadline of blame
 // cuts it (unless Options.SlowReader is PaceAll). Without
 // Options.HoldSenders nobody is flagged and members past MaxLag are cut.
 //
@@ -85,8 +86,8 @@
 // sealed. The EpollWaiter's goroutine only looks up members by descriptor
 // (under its own mutex) and calls [Member.Writable], which queues a task.
 // Counters and gauges are atomics written by one loop each, summed by Stats;
-// the count of flagged members and each hub's count of members keeping up
-// are atomics too, read by every hub's outlier check.
+// the count of flagged members and each hub's members per drain-rate
+// bucket are atomics too, summed by every hub's sweep for its outlier check.
 // The Fanout's pacer keeps its duty in an atomic read by every hub; whichever
 // loop starts a round after the period revises it, under the pacer's mutex
 // taken with TryLock, so no loop ever waits for another (the Meter is only

@@ -27,11 +27,11 @@ import (
 //     Options.HoldSenders off (the server cannot pause reading;
 //     see StopHoldingSenders too) it is cut at once: memory must stay bounded.
 //   - The outlier. A flagged member whose socket is full is to blame for
-//     the senders' wait when it reads slower than the rest: its drain rate
-//     (what its full socket takes per second, drain.go) is a quarter or
-//     less of the rate of at least four times as many members as read no
-//     faster than a quarter above it; a member caught up with no rate
-//     measured counts as fast. It accrues blame for as long as that
+//     the senders' wait when it reads slower than the rest: at least four
+//     times as many members read four times as fast as it (drain rates:
+//     what a full socket passes on per second, drain.go; a member with no
+//     rate measured counts as fast) as members that do not, itself apart.
+//     It accrues blame for as long as that
 //     holds, and sheds a tenth of that rate otherwise. Past WriteDeadline
 //     of blame it is cut (ErrSlowConsumer), and the senders go back to
 //     full speed. When readers are slow alike, it is overload, not one
