@@ -74,6 +74,7 @@ func newFlagSet(o *options, sc *Scenario) *flag.FlagSet {
 	fs.IntVar(&w.ConnectConcurrency, "connect-concurrency", w.ConnectConcurrency, "dials in flight at once (0 = 64)")
 	fs.IntVar(&w.Window, "window", w.Window, "unpaced: lines each sender may have in flight (0 = 100)")
 	fs.IntVar(&w.ReadBuffer, "read-buf", w.ReadBuffer, "bytes per read syscall (0 = 262144)")
+	fs.IntVar(&w.RcvBuf, "rcvbuf", w.RcvBuf, "SO_RCVBUF of every client socket, set before connect, so the generator's unread bytes do not use up the host's TCP memory (0 = the kernel's autotuning)")
 	fs.IntVar(&w.Stalled, "stalled", w.Stalled, "extra connections that never read")
 	fs.BoolVar(&w.Blast, "blast", w.Blast, "unpaced senders write as fast as the socket takes them, with no in-flight window")
 	fs.IntVar(&w.Burst, "burst", w.Burst, "bytes each sender writes at once at the start, then stops (needs --rate 0)")
@@ -538,6 +539,9 @@ func describe(sc Scenario) string {
 			rate = defaultSlowReadRate
 		}
 		fmt.Fprintf(&b, "\nslow readers %d (the last clients), each reading at most %g B/s", sc.SlowReaders, rate)
+	}
+	if sc.RcvBuf > 0 {
+		fmt.Fprintf(&b, "\nclient sockets' receive buffer fixed at %d B (SO_RCVBUF)", sc.RcvBuf)
 	}
 	if sc.After > 0 {
 		fmt.Fprintf(&b, "\nlatency probe (a line every %s, %d lines) before the load and %s after it", probeInterval, probeLines, sc.After)

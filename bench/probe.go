@@ -54,7 +54,7 @@ func probe(ctx context.Context, addr, proxy string) (*Probe, error) {
 		return p, fmt.Errorf("bench: probe: %w", err)
 	}
 	dial := func() (int, error) {
-		fd, err := dialRaw(ctx, sa, family, 0)
+		fd, err := dialRaw(ctx, sa, family, 0, 0)
 		if err == nil && proxy != "" {
 			if err = sendProxyHeader(ctx, fd, proxy); err != nil {
 				_ = unix.Close(fd)

@@ -426,7 +426,7 @@ func (r *run) dial(ctx context.Context, i int, source *atomic.Int32) (int, error
 	}
 	for {
 		src := source.Load()
-		fd, err := dialRaw(ctx, sa, family, src)
+		fd, err := dialRaw(ctx, sa, family, src, r.w.RcvBuf)
 		if errors.Is(err, syscall.EADDRNOTAVAIL) && bindsSource && src < 250 {
 			source.CompareAndSwap(src, src+1) // ports used up: next source address
 			continue

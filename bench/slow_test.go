@@ -201,6 +201,9 @@ func TestWorkloadValidate(t *testing.T) {
 		{name: "no fast witness", change: func(w *Workload) { w.Blast, w.SlowReaders = false, 11 }, wantErr: "acknowledge"},
 		{name: "close write without burst", change: func(w *Workload) { w.CloseWrite = true }, wantErr: "--close-write"},
 		{name: "close write with burst", change: func(w *Workload) { w.CloseWrite, w.Burst = true, 1<<20 }},
+		{name: "receive buffer", change: func(w *Workload) { w.RcvBuf = 256 << 10 }},
+		{name: "tiny receive buffer", change: func(w *Workload) { w.RcvBuf = 100 }, wantErr: "--rcvbuf"},
+		{name: "negative receive buffer", change: func(w *Workload) { w.RcvBuf = -1 }, wantErr: "--rcvbuf"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,9 +55,11 @@ const ioSlice = 200 * time.Millisecond
 const connectLimit = 30 * time.Second
 
 // dialRaw opens a blocking TCP socket to sa, bound to 127.0.0.(src+1) when
-// src > 0 where bindsSource, with Nagle off and writes bounded by ioSlice. The connect waits
-// in ioSlice steps until it completes, ctx ends or connectLimit passes.
-func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int, error) {
+// src > 0 where bindsSource, with Nagle off, writes bounded by ioSlice and,
+// when rcvbuf > 0, a receive buffer of rcvbuf bytes (set before the
+// connect, so the window scale fits it). The connect waits in ioSlice
+// steps until it completes, ctx ends or connectLimit passes.
+func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32, rcvbuf int) (int, error) {
 	fd, err := newSocket(family)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
@@ -75,6 +77,11 @@ func dialRaw(ctx context.Context, sa unix.Sockaddr, family int, src int32) (int,
 	tv := unix.NsecToTimeval(ioSlice.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
 		return fail("setsockopt SO_SNDTIMEO", err)
+	}
+	if rcvbuf > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+			return fail("setsockopt SO_RCVBUF", err)
+		}
 	}
 	if err := unix.Connect(fd, sa); err != nil {
 		if !errors.Is(err, unix.EINPROGRESS) && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {

@@ -23,6 +23,7 @@ type Workload struct {
 	ConnectConcurrency int           `json:"connect_concurrency"` // dials in flight at once
 	Window             int           `json:"window"`              // unpaced: lines a sender may have in flight
 	ReadBuffer         int           `json:"read_buf"`            // bytes each reader goroutine reads per syscall
+	RcvBuf             int           `json:"rcvbuf"`              // SO_RCVBUF of every client socket, set before connect; 0 = the kernel's autotuning
 	Stalled            int           `json:"stalled"`             // extra connections that never read (slow consumers)
 	Blast              bool          `json:"blast"`               // unpaced senders write as fast as the socket takes, no window
 	Burst              int           `json:"burst"`               // bytes each sender writes at once at the start, then stops; 0 = none
@@ -200,6 +201,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("--slow-readers %d leaves no fast reader to acknowledge the windowed senders' lines; use fewer, --rate or --blast", w.SlowReaders)
 	case w.CloseWrite && w.Burst == 0:
 		return fmt.Errorf("--close-write shuts a sender's side after its burst: it needs --burst")
+	case w.RcvBuf < 0 || (w.RcvBuf > 0 && w.RcvBuf < 4096):
+		return fmt.Errorf("--rcvbuf must be at least 4096 bytes (or 0 for the kernel's autotuning), got %d", w.RcvBuf)
 	case w.WSShare < 0 || w.WSShare > 1:
 		return fmt.Errorf("--ws-share must be 0..1, got %g", w.WSShare)
 	}
