@@ -70,21 +70,24 @@ func rateBucket(bytesPerSec float64) uint8 {
 // measuring window when the window is long enough (a rate sample: what
 // the socket passed on since it was full before) and starts the next one.
 func (h *Hub) noteFull(m *Member, now int64) {
-	passed := m.sent - uint64(max(m.unsent, 0))
-	if m.fullSince == 0 || now <= m.fullSince {
-		m.fullSince, m.fullSent = now, passed
+	known := m.unsent >= 0
+	passed := int64(m.sent) - int64(max(m.unsent, 0))
+	if m.fullSince == 0 || now <= m.fullSince || known != m.fullKnown || passed < m.fullPassed {
+		// A new window; or its ends are not alike (the unsent count known
+		// at one only), so their difference would say nothing.
+		m.fullSince, m.fullPassed, m.fullKnown = now, passed, known
 		return
 	}
 	span := now - m.fullSince
 	if span < int64(h.f.stallGrace) {
 		return // too short to tell a rate from a kernel's step
 	}
-	b := rateBucket(float64(passed-min(m.fullSent, passed)) * 1e9 / float64(span))
+	b := rateBucket(float64(passed-m.fullPassed) * 1e9 / float64(span))
 	if h.hasRate(m, now) {
 		b = uint8((int(m.drain) + int(b) + 1) / 2) // a geometric running mean, rounded toward the faster
 	}
 	m.drain, m.drainAt = b, now
-	m.fullSince, m.fullSent = now, passed
+	m.fullSince, m.fullPassed = now, passed
 }
 
 // noteRoom ends m's measuring window without a sample: a write left room
@@ -106,7 +109,9 @@ type rateCounts [rateBuckets]atomic.Int32
 // does not read counts for nothing: the write deadline deals with it.
 func (h *Hub) publishRates(now int64) {
 	var n [rateBuckets]int32
+	rated := false
 	for _, m := range h.members {
+		m.pubBucket = notCounted
 		if !m.cur.attached {
 			continue
 		}
@@ -116,17 +121,23 @@ func (h *Hub) publishRates(now int64) {
 		}
 		b := uint8(bucketFast)
 		if h.hasRate(m, now) {
-			b = m.drain
+			b, rated = m.drain, true
 		}
 		n[b]++
+		m.pubBucket = b
 	}
 	for i := range n {
 		if h.rates[i].Load() != n[i] {
 			h.rates[i].Store(n[i])
 		}
 	}
-	h.ratesDirty = false
+	// While a rate counted here has not expired, count again (an idle
+	// hub's sweep is armed for it): a rate must not outlive WriteDeadline.
+	h.ratesDirty = rated
 }
+
+// notCounted is Member.pubBucket of a member publishRates did not count.
+const notCounted = 0xFF
 
 // rateView is every hub's rateCounts summed, as of one sweep: above[b] is
 // how many members are in bucket b or faster. Owned by one hub's loop.
@@ -151,10 +162,18 @@ func (v *rateView) gather(f *Fanout) {
 // outlier reports whether m, a member reading at rate bucket b, reads
 // slower than the rest: at least one member reads outlierShare times as
 // fast (or has no rate: it keeps up), and those outnumber by outlierShare
-// to one the members (m apart) that do not.
-func (v *rateView) outlier(b uint8) bool {
-	faster := v.above[min(int(b)+fasterBy, bucketFast)]
-	alike := max(v.above[0]-faster-1, 0) // m counted itself, if it was counted
+// to one the members that do not. m itself is left out of both, wherever
+// it was counted (self: its bucket as last published, or notCounted).
+func (v *rateView) outlier(b, self uint8) bool {
+	up := min(int(b)+fasterBy, bucketFast)
+	faster, total := v.above[up], v.above[0]
+	if self != notCounted {
+		total--
+		if int(self) >= up {
+			faster--
+		}
+	}
+	alike := total - faster
 	return faster > 0 && faster >= outlierShare*alike
 }
 

@@ -43,14 +43,18 @@ func TestRateViewOutlier(t *testing.T) {
 		name   string
 		counts map[int]int64 // bucket -> members, me included
 		want   bool
+		self   uint8 // the bucket me was counted in; 0: me
 	}{
-		{"alone with the sender", map[int]int64{me: 1, bucketFast: 1}, true},
-		{"alone, nobody else", map[int]int64{me: 1}, false},
-		{"among fast readers", map[int]int64{me: 1, me + fasterBy: 10, bucketFast: 1}, true},
-		{"a bit faster is not faster", map[int]int64{me: 1, me + fasterBy - 1: 10}, false},
-		{"readers alike", map[int]int64{me: 500, bucketFast: 3}, false},
-		{"a fifth slow", map[int]int64{me: 3, bucketFast: 8}, true},
-		{"more than a fifth slow", map[int]int64{me: 3, bucketFast: 7}, false},
+		{"alone with the sender", map[int]int64{me: 1, bucketFast: 1}, true, 0},
+		{"alone, nobody else", map[int]int64{me: 1}, false, 0},
+		{"among fast readers", map[int]int64{me: 1, me + fasterBy: 10, bucketFast: 1}, true, 0},
+		{"a bit faster is not faster", map[int]int64{me: 1, me + fasterBy - 1: 10}, false, 0},
+		{"readers alike", map[int]int64{me: 500, bucketFast: 3}, false, 0},
+		{"a fifth slow", map[int]int64{me: 3, bucketFast: 8}, true, 0},
+		{"more than a fifth slow", map[int]int64{me: 3, bucketFast: 7}, false, 0},
+		{"counted as fast before its first rate, one alike", map[int]int64{me: 1, bucketFast: 2}, false, bucketFast},
+		{"counted as fast before its first rate, alone", map[int]int64{bucketFast: 2}, true, bucketFast},
+		{"not counted, one alike", map[int]int64{me: 1, bucketFast: 1}, false, notCounted},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +66,11 @@ func TestRateViewOutlier(t *testing.T) {
 			for i := rateBuckets - 1; i >= 0; i-- {
 				v.above[i] = v.above[i+1] + n[i]
 			}
-			if got := v.outlier(me); got != tc.want {
+			self := uint8(me)
+			if tc.self != 0 {
+				self = tc.self
+			}
+			if got := v.outlier(me, self); got != tc.want {
 				t.Errorf("outlier = %t, want %t", got, tc.want)
 			}
 		})

@@ -62,6 +62,8 @@ type Member struct {
 	flagged   bool     // a reader this far behind that it holds senders back
 	held      bool     // on hub.held: a sender whose socket is not read while back-pressure lasts
 	drain     uint8    // the rate bucket its reader reads at, as measured at drainAt (drain.go)
+	pubBucket uint8    // the rate bucket publishRates last counted it in; notCounted: none
+	fullKnown bool     // the unsent count was known at fullSince
 	pos       int32    // index in hub.members; -1 once the member has left
 	waitFD    int32    // the descriptor the EpollWaiter watches for it; -1 if none
 	unsent    int32    // what the socket held unsent at the last look (probe); -1 when not looked at
@@ -72,15 +74,15 @@ type Member struct {
 	blameAt  int64  // Unix nanos blame was last accounted to
 	sent     uint64 // bytes its socket took from the fan-out
 
-	fullSince int64  // Unix nanos a write found its socket full, with no room found since; 0: none (drain.go)
-	fullSent  uint64 // what the socket had passed on at fullSince: sent less unsent
-	drainAt   int64  // Unix nanos drain was last measured; 0: never
+	fullSince  int64 // Unix nanos a write found its socket full, with no room found since; 0: none (drain.go)
+	fullPassed int64 // what the socket had passed on at fullSince: sent less unsent
+	drainAt    int64 // Unix nanos drain was last measured; 0: never
 }
 
 // NewMember returns a member for the connection with the given ID. It
 // receives nothing until it joins a hub.
 func NewMember(id int64, conn Sink) *Member {
-	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1, unsent: -1}
+	m := &Member{ID: id, Conn: conn, pos: -1, waitFD: -1, unsent: -1, pubBucket: notCounted}
 	m.prefixLen = uint8(len(append(strconv.AppendInt(m.prefix[:0], id, 10), ':')))
 	return m
 }

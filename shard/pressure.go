@@ -105,7 +105,7 @@ func (m *Member) shedBlame(now int64) {
 // otherwise. m is flagged. The rates are the ones summed at this hub's
 // last sweep.
 func (h *Hub) accrueBlame(m *Member, now int64) {
-	if !m.blocked || !h.hasRate(m, now) || !h.view.outlier(m.drain) {
+	if !m.blocked || !h.hasRate(m, now) || !h.view.outlier(m.drain, m.pubBucket) {
 		m.shedBlame(now)
 		return
 	}
@@ -170,8 +170,8 @@ func (h *Hub) sweep() {
 			h.cut(m, fmt.Errorf("%w: no progress for %s, %d bytes behind", ErrSlowConsumer,
 				time.Duration(now-m.progress).Round(time.Millisecond), h.log.behind(&m.cur)))
 		case m.flagged && m.blame > deadline && h.f.opts.SlowReader == CutOutliers:
-			h.cut(m, fmt.Errorf("%w: reads slower than the others (about %.0f bytes/s): held senders back for %s while most read %dx as fast, %d bytes behind",
-				ErrSlowConsumer, rateOf(m.drain), time.Duration(m.blame).Round(time.Millisecond), outlierShare, h.log.behind(&m.cur)))
+			h.cut(m, fmt.Errorf("%w: reads slower than the others (about %.0f bytes/s): held senders back for %s while at least %d times as many read %dx as fast or kept up, %d bytes behind",
+				ErrSlowConsumer, rateOf(m.drain), time.Duration(m.blame).Round(time.Millisecond), outlierShare, outlierShare, h.log.behind(&m.cur)))
 		case m.flagged && now-m.moved > int64(h.f.stallGrace) && h.log.behind(&m.cur) <= int64(h.f.opts.MaxLag):
 			h.unflag(m, now)
 		case !m.blocked && h.f.opts.Waiter == nil:
@@ -198,7 +198,12 @@ func (h *Hub) probe(m *Member, now int64) {
 		m.progress, m.moved = now, now
 	}
 	m.unsent = q
-	h.noteFull(m, now) // still waiting for room: a measure of its drain rate
+	switch {
+	case q > 0:
+		h.noteFull(m, now) // still waiting for room: a measure of its drain rate
+	case q == 0:
+		m.noteRoom() // it emptied while the wake-up waited: the window says nothing more
+	}
 }
 
 // unsentOf returns what m's socket holds unsent, or -1 when it cannot say.
