@@ -108,6 +108,9 @@
 //     member with a control frame waiting, that one frame (127 bytes).
 //   - A batch's WebSocket encoding, only once a hub with WebSocket members
 //     needed it: about the size of its TCP encoding.
+//   - Per hub, for the outlier rule: its members per drain-rate bucket and
+//     the sum over every hub, fixed arrays of 162 counters (about 2 KiB),
+//     whatever the number of members (drain.go).
 //   - Inject refuses batches while a hub's inbox holds MaxInjectBacklog.
 //   - Recycled batch buffers above 1 MiB are dropped, not pooled; a log
 //     index that grew past 1 024 entries is dropped when the log empties.

@@ -24,10 +24,10 @@ import (
 // room), every byte it passed on to the client (taken, less what it holds
 // unsent: SIOCOUTQ, see probe) is one its reader read. So a member's drain
 // rate is measured over full-to-full windows of at least stallGrace, and
-// kept as a geometric running mean
-// (a bucket, below); a window is abandoned when a write finds room to
-// spare (the member caught up: then the reader waited for data, and the
-// window says nothing of its speed). A rate measured more than
+// kept as a geometric running mean (a bucket, below); a window is
+// abandoned when a write finds room to spare or a look finds the socket
+// empty (the reader waited for data, and the window says nothing of its
+// speed). A rate measured more than
 // WriteDeadline ago has expired: a member without one reads at least as
 // fast as it is served, and counts as fast.
 //
@@ -133,7 +133,7 @@ func (h *Hub) publishRates(now int64) {
 	}
 	// While a rate counted here has not expired, count again (an idle
 	// hub's sweep is armed for it): a rate must not outlive WriteDeadline.
-	h.ratesDirty = rated
+	h.recountRates = rated
 }
 
 // notCounted is Member.pubBucket of a member publishRates did not count.

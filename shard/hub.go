@@ -42,7 +42,7 @@ type Hub struct {
 	readySpare   []*Member           // loop-owned: the other buffer of ready, swapped each resume
 	flags        int                 // loop-owned: members flagged as holding senders back
 	sweeping     bool                // loop-owned: sweepTimer is armed
-	ratesDirty   bool                // loop-owned: members changed since rates was last counted
+	recountRates bool                // loop-owned: rates may be out of date (members changed, or a counted rate will expire): sweep once more
 	view         rateView            // loop-owned: every hub's rates, summed at this hub's last sweep
 
 	mu             sync.Mutex
@@ -88,7 +88,7 @@ func (h *Hub) Join(m *Member) {
 	h.log.attach(&m.cur)
 	m.progress = 0
 	h.f.reg.Add(m)
-	h.ratesDirty = true
+	h.recountRates = true
 	h.armSweep()
 }
 
@@ -284,9 +284,9 @@ func (h *Hub) afterWrites() {
 }
 
 // armSweep arms the sweep while the log holds anything, or once more when
-// the members changed since they were last counted for the outlier rule.
+// the rates published for the outlier rule may be out of date.
 func (h *Hub) armSweep() {
-	if (!h.log.empty() || h.ratesDirty) && !h.sweeping {
+	if (!h.log.empty() || h.recountRates) && !h.sweeping {
 		h.sweeping = true
 		h.sweepTimer.Reset(h.f.sweepEvery)
 	}
@@ -371,7 +371,7 @@ func (h *Hub) leave(m *Member) {
 	m.gone = true
 	h.detach(m)
 	h.f.reg.Remove(m)
-	h.ratesDirty = true
+	h.recountRates = true
 	if m.held {
 		m.held = false
 		h.f.heldNow.Add(-1)
