@@ -98,7 +98,7 @@ func TestSecretsStayInside(t *testing.T) {
 				"--log-level", "debug"}, extra...)
 			d := startDaemon(t, 0, env, args...)
 			a, b := dialLine(t, d.addr), dialLine(t, d.addr)
-			waitUntil(t, "two clients", func() bool { return openConns(d) == 2 })
+			waitUntil(t, "two clients joined", func() bool { return joinedConns(d) == 2 })
 			fmt.Fprint(a.conn, "hello\n")
 			got, err := b.r.ReadString('\n')
 			if err != nil {
