@@ -422,6 +422,8 @@ func TestBadFlagsExit2(t *testing.T) {
 		{name: "max conns past the file limit", args: []string{"serve", "--max-conns", "1000000000"}, wantMsg: "invalid --max-conns: 1000000000 connections do not fit the open-file limit"},
 		{name: "admin reads without a token", args: []string{"serve", "--metrics-addr", "127.0.0.1:0", "--admin-reads"}, wantMsg: "invalid --admin-reads"},
 		{name: "sub-second keep-alive", args: []string{"serve", "--tcp-keepalive", "500ms"}, wantMsg: "--tcp-keepalive"},
+		{name: "unsent cap too small", args: []string{"serve", "--tcp-notsent-lowat", "4096"}, wantMsg: "invalid --tcp-notsent-lowat"},
+		{name: "unsent cap from env", args: []string{"serve"}, env: "FANOUT_TCP_NOTSENT_LOWAT=-1", wantMsg: "FANOUT_TCP_NOTSENT_LOWAT"},
 		{name: "bad ws address", args: []string{"serve", "--ws-addr", "8080"}, wantMsg: "--ws-addr"},
 		{name: "ws address twice", args: []string{"serve", "--addr", "127.0.0.1:8890", "--ws-addr", "127.0.0.1:8890"}, wantMsg: "invalid --ws-addr"},
 		{name: "bad ws origin", args: []string{"serve", "--ws-addr", "127.0.0.1:0", "--ws-origin", "example.com/path"}, wantMsg: "invalid --ws-origin"},

@@ -30,6 +30,11 @@ const (
 	// found within 2 minutes, at the cost of one probe a minute on a
 	// connection that is otherwise silent.
 	DefaultTCPKeepAlive = time.Minute
+	// DefaultTCPNotsentLowat is the --tcp-notsent-lowat default: a socket
+	// behind holds at most 128 KiB the kernel has not sent yet (plus what
+	// is in flight), instead of up to net.ipv4.tcp_wmem's maximum (4 MiB
+	// by default) per connection.
+	DefaultTCPNotsentLowat = 128 << 10
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
 	// listener may take to send its header.
 	DefaultProxyHeaderTimeout = 5 * time.Second
@@ -37,10 +42,15 @@ const (
 
 // Limits on Config values; past them a value is a mistake, not a setting.
 const (
-	maxLoops    = 1024
-	maxShards   = 1 << 16
-	maxMaxLine  = 64 << 20
-	maxCoalesce = time.Second
+	// Below minNotsentLowat every write to a reader behind would move a
+	// few kilobytes (a syscall each); above maxNotsentLowat it bounds
+	// nothing tcp_wmem does not.
+	minNotsentLowat = 16 << 10
+	maxNotsentLowat = 64 << 20
+	maxLoops        = 1024
+	maxShards       = 1 << 16
+	maxMaxLine      = 64 << 20
+	maxCoalesce     = time.Second
 	// minMaxLag keeps --max-lag above what one delivery round can add at
 	// once (batches seal at 256 KiB), so a client that reads is never cut
 	// for the size of one burst.
@@ -156,6 +166,19 @@ type Config struct {
 	// here: the --tcp-keepalive flag (and DefaultConfig) default to
 	// DefaultTCPKeepAlive, 1m. At least 1s when set.
 	TCPKeepAlive time.Duration
+	// TCPNotsentLowat caps the bytes each client socket holds that the
+	// kernel has not sent yet (TCP_NOTSENT_LOWAT, Linux): past it the
+	// socket takes no more until its reader has taken some. Without it a
+	// reader that is behind keeps up to net.ipv4.tcp_wmem's maximum (4
+	// MiB by default) of copies of the log in the kernel, per reader; 500
+	// such readers held 0.5-0.9 GB of kernel memory under overload and put
+	// the host's TCP memory under pressure (BENCHMARKS.md). The server's
+	// log still holds the bytes once; the socket is refilled from it when
+	// the kernel reports room. 0 leaves the kernel's default
+	// (net.ipv4.tcp_notsent_lowat, unlimited unless set). Zero is valid,
+	// so it is not defaulted here: the flag and DefaultConfig default to
+	// DefaultTCPNotsentLowat, 128 KiB. 16 KiB to 64 MiB when set.
+	TCPNotsentLowat int
 	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
 	// processes can share a port. Needs a fixed port.
 	ReusePort bool
@@ -219,7 +242,8 @@ const (
 // DefaultConfig returns a Config with every default filled in: the values
 // the serve flags start from.
 func DefaultConfig() Config {
-	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce, TCPKeepAlive: DefaultTCPKeepAlive}.withDefaults()
+	return Config{Node: DefaultNode, Coalesce: DefaultCoalesce, TCPKeepAlive: DefaultTCPKeepAlive,
+		TCPNotsentLowat: DefaultTCPNotsentLowat}.withDefaults()
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -361,6 +385,9 @@ func (c Config) validateLimits() error {
 		return bad(flagIdleTimeout, "must not be negative, got %s", c.IdleTimeout)
 	case c.TCPKeepAlive < 0 || (c.TCPKeepAlive > 0 && c.TCPKeepAlive < time.Second):
 		return bad(flagTCPKeepAlive, "must be 0 (off) or at least 1s (the kernel counts in seconds), got %s", c.TCPKeepAlive)
+	case c.TCPNotsentLowat != 0 && (c.TCPNotsentLowat < minNotsentLowat || c.TCPNotsentLowat > maxNotsentLowat):
+		return bad(flagTCPNotsentLowat, "must be 0 (the kernel's default) or %d..%d bytes, got %d",
+			minNotsentLowat, maxNotsentLowat, c.TCPNotsentLowat)
 	}
 	return nil
 }

@@ -24,24 +24,25 @@ const (
 	flagReusePort flagName = "reuseport"
 	flagUnixMode  flagName = "unix-mode"
 	// Limits.
-	flagLoops         flagName = "loops"
-	flagShards        flagName = "shards"
-	flagNode          flagName = "node"
-	flagMaxLine       flagName = "max-line"
-	flagWriteDeadline flagName = "write-deadline"
-	flagMaxLag        flagName = "max-lag"
-	flagSlowReader    flagName = "slow-reader"
-	flagMaxPending    flagName = "max-pending" // removed
-	flagMaxHeld       flagName = "max-held"    // removed
-	flagMaxConns      flagName = "max-conns"
-	flagDrainTimeout  flagName = "drain-timeout"
-	flagCoalesce      flagName = "coalesce"
-	flagMaxConnsPerIP flagName = "max-conns-per-ip"
-	flagRateLimit     flagName = "rate-limit"
-	flagRateBurst     flagName = "rate-burst"
-	flagFlood         flagName = "flood"
-	flagIdleTimeout   flagName = "idle-timeout"
-	flagTCPKeepAlive  flagName = "tcp-keepalive"
+	flagLoops           flagName = "loops"
+	flagShards          flagName = "shards"
+	flagNode            flagName = "node"
+	flagMaxLine         flagName = "max-line"
+	flagWriteDeadline   flagName = "write-deadline"
+	flagMaxLag          flagName = "max-lag"
+	flagSlowReader      flagName = "slow-reader"
+	flagMaxPending      flagName = "max-pending" // removed
+	flagMaxHeld         flagName = "max-held"    // removed
+	flagMaxConns        flagName = "max-conns"
+	flagDrainTimeout    flagName = "drain-timeout"
+	flagCoalesce        flagName = "coalesce"
+	flagMaxConnsPerIP   flagName = "max-conns-per-ip"
+	flagRateLimit       flagName = "rate-limit"
+	flagRateBurst       flagName = "rate-burst"
+	flagFlood           flagName = "flood"
+	flagIdleTimeout     flagName = "idle-timeout"
+	flagTCPKeepAlive    flagName = "tcp-keepalive"
+	flagTCPNotsentLowat flagName = "tcp-notsent-lowat"
 	// PROXY protocol.
 	flagProxyProtocol      flagName = "proxy-protocol"
 	flagDirectAddr         flagName = "direct-addr"
@@ -121,6 +122,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	bind(fs, &c.Flood, flagFlood, "past --rate-limit: close (the default: send ERR flood and close) or drop (drop and count the excess); only with --rate-limit")
 	bind(fs, &c.IdleTimeout, flagIdleTimeout, "close connections that send nothing for this long (0 = never)")
 	bind(fs, &c.TCPKeepAlive, flagTCPKeepAlive, "TCP keep-alive: probe a peer silent this long, close it after 5 unanswered probes a fifth of this apart (a vanished peer goes within twice this; 0 = off)")
+	bind(fs, &c.TCPNotsentLowat, flagTCPNotsentLowat, "bytes a client socket may hold that the kernel has not sent yet (TCP_NOTSENT_LOWAT, Linux): bounds the kernel memory of each reader behind; the server's log keeps the rest once (0 = the kernel's default)")
 
 	// The metrics and control listener.
 	bind(fs, &c.MetricsAddr, flagMetricsAddr, "HTTP address, e.g. 127.0.0.1:9100 (empty = off), for /metrics, /healthz, /readyz, /varz, GET /connz and /connz/{id}, DELETE /connz/{id} (kick, with the admin token), and /debug/pprof/ with --pprof")

@@ -108,6 +108,11 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			s.limitedLog(logAccept, slog.LevelWarn, "cannot set TCP keep-alive", "remote", remote, "err", err)
 		}
 	}
+	if s.cfg.TCPNotsentLowat > 0 && ip.IsValid() { // TCP only
+		if err := setNotsentLowat(c.Fd(), s.cfg.TCPNotsentLowat); err != nil {
+			s.limitedLog(logAccept, slog.LevelWarn, "cannot cap the socket's unsent bytes", "remote", remote, "err", err)
+		}
+	}
 	if proxied {
 		s.awaitHeader(cl)
 		return nil, gnet.None

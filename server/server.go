@@ -317,7 +317,7 @@ func (s *Server) afterBoot() error {
 		"node", s.cfg.Node, "max_line", s.cfg.MaxLine, "write_deadline", s.cfg.WriteDeadline,
 		"max_lag", s.cfg.MaxLag, "slow_reader", s.cfg.SlowReader,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP,
-		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "reuseport", s.cfg.ReusePort,
+		"idle_timeout", s.cfg.IdleTimeout, "tcp_keepalive", s.cfg.TCPKeepAlive, "tcp_notsent_lowat", notsentLowatAttr(s.cfg.TCPNotsentLowat), "reuseport", s.cfg.ReusePort,
 		"drain_timeout", s.cfg.DrainTimeout}
 	if s.cfg.RateLimit > 0 {
 		attrs = append(attrs, "rate_limit", s.cfg.RateLimit, "rate_burst", s.burst, "flood", s.cfg.Flood)
