@@ -18,8 +18,21 @@ import (
 func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
 // startServer runs a server on 127.0.0.1:0 with cfg, waits until it
-// listens, and shuts it down when the test ends.
+// listens, and shuts it down when the test ends. A zero
+// TCPNotsentLowat means the daemon's default, so that the sockets behave
+// as in production.
 func startServer(t *testing.T, cfg Config) (*Server, *testutil.Buffer) {
+	t.Helper()
+	if cfg.TCPNotsentLowat == 0 {
+		cfg.TCPNotsentLowat = DefaultTCPNotsentLowat // as the daemon runs: the sockets' unsent bytes capped
+	}
+	return startServerExact(t, cfg)
+}
+
+// startServerExact is startServer without the daemon's defaults that a
+// zero Config field would turn off (--tcp-notsent-lowat): for a test of
+// that zero.
+func startServerExact(t *testing.T, cfg Config) (*Server, *testutil.Buffer) {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"

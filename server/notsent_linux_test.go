@@ -32,7 +32,7 @@ func TestNotsentLowat(t *testing.T) {
 		{"off", 0, kernelNotsentLowat(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := startServer(t, Config{TCPNotsentLowat: tc.set})
+			s, _ := startServerExact(t, Config{TCPNotsentLowat: tc.set})
 			dial(t, s)
 			waitOpen(t, s, 1)
 			got := make(chan int, 1)
