@@ -31,10 +31,10 @@ const (
 	// connection that is otherwise silent.
 	DefaultTCPKeepAlive = time.Minute
 	// DefaultTCPNotsentLowat is the --tcp-notsent-lowat default: a socket
-	// behind holds at most 128 KiB the kernel has not sent yet (plus what
+	// behind holds at most 512 KiB the kernel has not sent yet (plus what
 	// is in flight), instead of up to net.ipv4.tcp_wmem's maximum (4 MiB
 	// by default) per connection.
-	DefaultTCPNotsentLowat = 128 << 10
+	DefaultTCPNotsentLowat = 512 << 10
 	// DefaultProxyHeaderTimeout is how long a connection to a PROXY
 	// listener may take to send its header.
 	DefaultProxyHeaderTimeout = 5 * time.Second
@@ -177,7 +177,7 @@ type Config struct {
 	// the kernel reports room. 0 leaves the kernel's default
 	// (net.ipv4.tcp_notsent_lowat, unlimited unless set). Zero is valid,
 	// so it is not defaulted here: the flag and DefaultConfig default to
-	// DefaultTCPNotsentLowat, 128 KiB. 16 KiB to 64 MiB when set.
+	// DefaultTCPNotsentLowat, 512 KiB. 16 KiB to 64 MiB when set.
 	TCPNotsentLowat int
 	// ReusePort sets SO_REUSEPORT on the TCP listeners, so that several
 	// processes can share a port. Needs a fixed port.

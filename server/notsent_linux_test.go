@@ -15,19 +15,19 @@ import (
 )
 
 // TestNotsentLowat: an accepted TCP connection's socket caps its unsent
-// bytes at --tcp-notsent-lowat (128 KiB by default), and 0 leaves the
+// bytes at --tcp-notsent-lowat (512 KiB by default), and 0 leaves the
 // kernel's default (net.ipv4.tcp_notsent_lowat, which the socket then
 // reports); values out of range are refused.
 func TestNotsentLowat(t *testing.T) {
-	if got := DefaultConfig().TCPNotsentLowat; got != 128<<10 {
-		t.Fatalf("default --tcp-notsent-lowat = %d, want 131072", got)
+	if got := DefaultConfig().TCPNotsentLowat; got != 512<<10 {
+		t.Fatalf("default --tcp-notsent-lowat = %d, want 524288", got)
 	}
 	for _, tc := range []struct {
 		name string
 		set  int
 		want int
 	}{
-		{"default", DefaultConfig().TCPNotsentLowat, 128 << 10},
+		{"default", DefaultConfig().TCPNotsentLowat, 512 << 10},
 		{"set", 1 << 20, 1 << 20},
 		{"off", 0, kernelNotsentLowat(t)},
 	} {
