@@ -163,41 +163,33 @@ func TestConnectionStormKeepsServing(t *testing.T) {
 }
 
 // openConns reads /varz's connection count; -1 when it cannot.
-func openConns(d *daemon) int {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + d.metricsAddr + "/varz")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var n int
-	if i := strings.Index(string(b), `"connections": `); i >= 0 {
-		_, _ = fmt.Sscanf(string(b[i+len(`"connections": `):]), "%d", &n)
-		return n
-	}
-	return -1
-}
+func openConns(d *daemon) int { return countAt(d, "/varz", "connections") }
 
 // joinedConns reads /connz's total: the clients joined to the fan-out,
 // which get every line relayed from then on; -1 when it cannot. /varz's
 // count is not that: a connection counts there from its accept, before
 // its event loop has joined it, so a line sent on seeing it may miss a
 // client still being handed over.
-func joinedConns(d *daemon) int {
+func joinedConns(d *daemon) int { return countAt(d, "/connz?limit=0", "total") }
+
+// countAt reads the number under key in the JSON object at path on the
+// metrics listener; -1 when it cannot.
+func countAt(d *daemon, path, key string) int {
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + d.metricsAddr + "/connz?limit=0")
+	resp, err := c.Get("http://" + d.metricsAddr + path)
 	if err != nil {
 		return -1
 	}
 	defer resp.Body.Close()
-	var v struct {
-		Total *int `json:"total"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Total == nil {
+	var v map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		return -1
 	}
-	return *v.Total
+	var n int
+	if err := json.Unmarshal(v[key], &n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // connectBurst opens n connections at once from workers goroutines and
