@@ -172,7 +172,9 @@ type Config struct {
 	// reader that is behind keeps up to net.ipv4.tcp_wmem's maximum (4
 	// MiB by default) of copies of the log in the kernel, per reader; 500
 	// such readers held 0.5-0.9 GB of kernel memory under overload and put
-	// the host's TCP memory under pressure (BENCHMARKS.md). The server's
+	// the host's TCP memory under pressure; 0.2-0.3 GB at the 512 KiB
+	// default, and at 128 KiB the refills cost a sixth of a publisher's
+	// rate (BENCHMARKS.md). The server's
 	// log still holds the bytes once; the socket is refilled from it when
 	// the kernel reports room. 0 leaves the kernel's default
 	// (net.ipv4.tcp_notsent_lowat, unlimited unless set). Zero is valid,

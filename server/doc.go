@@ -53,6 +53,11 @@
 // read pause (other systems, or a gnet that registers sockets otherwise)
 // the fan-out is told not to hold senders: readers past --max-lag are cut.
 //
+// Kernel memory per reader (notsent_linux.go): every TCP client socket's
+// unsent bytes are capped at --tcp-notsent-lowat (TCP_NOTSENT_LOWAT, set
+// in OnOpen), so a reader behind holds what is in flight plus that much
+// in the kernel, not a send buffer's worth of copies of the log.
+//
 // PROXY protocol (--proxy-protocol, proxy.go): a connection to a PROXY
 // listener waits, unjoined, until its header is whole; what it sent so far
 // stays in gnet's inbound buffer, at most maxProxyHeader (4 KiB) bytes
