@@ -8,9 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// notsentLowatSupported: this build can cap a socket's unsent bytes.
-const notsentLowatSupported = true
-
 // setNotsentLowat caps the bytes fd's socket holds that the kernel has not
 // sent yet (--tcp-notsent-lowat): the socket reports no room past it, so
 // a reader that is behind holds in the kernel what is in flight plus this,

@@ -6,9 +6,6 @@ package server
 // is not set: a reader behind may hold a send buffer's worth in the
 // kernel, as the system's defaults allow.
 
-// notsentLowatSupported: this build does not cap a socket's unsent bytes.
-const notsentLowatSupported = false
-
 func setNotsentLowat(int, int) error { return nil }
 
 // notsentLowatAttr is the startup log's value for --tcp-notsent-lowat:

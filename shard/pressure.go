@@ -33,9 +33,10 @@ import (
 //     rate measured counts as fast) as members that do not, itself apart.
 //     It accrues blame for as long as that holds, and sheds a tenth of
 //     that rate otherwise. Past WriteDeadline of blame it is cut
-//     (ErrSlowConsumer), and the senders go back to full speed. When readers are slow alike, it is overload, not one
-//     reader: nobody accrues blame and senders simply slow down, however
-//     different the readers' lags (their kernel buffers differ). A member
+//     (ErrSlowConsumer), and the senders go back to full speed. When
+//     readers are slow alike, it is overload, not one reader: nobody
+//     accrues blame and senders simply slow down, however different the
+//     readers' lags (their kernel buffers differ). A member
 //     behind only because the server has not written it yet (its socket
 //     is not full) is never to blame. With Options.SlowReader PaceAll
 //     nobody is cut for blame.
